@@ -18,11 +18,12 @@ type Bolt struct {
 }
 
 var (
-	bucketCerts       = []byte("certificates")
-	bucketRevoked     = []byte("revoked") // sub-bucket per issuer: serial -> nil
-	bucketAuthorities = []byte("authorities")
-	bucketCRLs        = []byte("crls") // issuer -> latest CRL
-	bucketMeta        = []byte("meta")
+	bucketCerts   = []byte("certificates")
+	bucketRevoked = []byte("revoked") // sub-bucket per issuer: serial -> nil
+	bucketCRLs    = []byte("crls")    // issuer -> latest CRL
+	bucketMeta    = []byte("meta")
+
+	keyCeremony = []byte("ceremony")
 )
 
 // OpenBolt opens (creating it if needed) the bbolt file at path.
@@ -33,7 +34,7 @@ func OpenBolt(path string) (*Bolt, error) {
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketCerts, bucketRevoked, bucketAuthorities, bucketCRLs, bucketMeta} {
+		for _, b := range [][]byte{bucketCerts, bucketRevoked, bucketCRLs, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -177,32 +178,26 @@ func indexRevocation(tx *bolt.Tx, c Certificate) error {
 	return idx.Put([]byte(c.Serial), nil)
 }
 
-// InsertAuthority records an authority created by the key ceremony;
-// ErrDuplicate when its name is taken.
-func (s *Bolt) InsertAuthority(ctx context.Context, a Authority) error {
+// SaveCeremony records the key ceremony, once: ErrDuplicate if one was
+// already saved.
+func (s *Bolt) SaveCeremony(ctx context.Context, c Ceremony) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAuthorities)
-		if b.Get([]byte(a.Name)) != nil {
-			return fmt.Errorf("insert authority %s: %w", a.Name, ErrDuplicate)
+		b := tx.Bucket(bucketMeta)
+		if b.Get(keyCeremony) != nil {
+			return fmt.Errorf("save ceremony: %w", ErrDuplicate)
 		}
-		return putJSON(b, a.Name, a)
+		return putJSON(b, string(keyCeremony), c)
 	})
 }
 
-// Authorities returns every authority in name order.
-func (s *Bolt) Authorities(ctx context.Context) ([]Authority, error) {
-	var out []Authority
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAuthorities).ForEach(func(_, v []byte) error {
-			var a Authority
-			if err := json.Unmarshal(v, &a); err != nil {
-				return err
-			}
-			out = append(out, a)
-			return nil
-		})
-	})
-	return out, err
+// Ceremony returns the saved key ceremony, or ErrNotFound before the first.
+func (s *Bolt) Ceremony(ctx context.Context) (Ceremony, error) {
+	var c Ceremony
+	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketMeta), string(keyCeremony), &c) })
+	if err != nil {
+		return Ceremony{}, fmt.Errorf("ceremony: %w", err)
+	}
+	return c, nil
 }
 
 // IssueCRL allocates the next CRL number of issuer, calls build with it and

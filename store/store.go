@@ -63,6 +63,14 @@ type Authority struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Ceremony is what the key ceremony created: its configuration (opaque to
+// the store) and its authorities. It is saved once, atomically.
+type Ceremony struct {
+	Config      []byte      `json:"config"`
+	Authorities []Authority `json:"authorities"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
 // CRL is a certificate revocation list as issued.
 type CRL struct {
 	Issuer     string    `json:"issuer"`

@@ -21,8 +21,8 @@ type Store interface {
 	Certificates(ctx context.Context, issuer string, p store.Page) ([]store.Certificate, error)
 	UpdateCertificate(ctx context.Context, serial string, fn func(*store.Certificate) error) (store.Certificate, error)
 	RevokedCertificates(ctx context.Context, issuer string) ([]store.Certificate, error)
-	InsertAuthority(ctx context.Context, a store.Authority) error
-	Authorities(ctx context.Context) ([]store.Authority, error)
+	SaveCeremony(ctx context.Context, c store.Ceremony) error
+	Ceremony(ctx context.Context) (store.Ceremony, error)
 	IssueCRL(ctx context.Context, issuer string, build func(number int64) (store.CRL, error)) (store.CRL, error)
 	LatestCRL(ctx context.Context, issuer string) (store.CRL, error)
 }
@@ -141,18 +141,26 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 			}
 		}
 	})
-	t.Run("Authorities", func(t *testing.T) {
+	t.Run("Ceremony", func(t *testing.T) {
 		s := open(t)
-		a := store.Authority{Name: "root", Role: "root-ca", KeyID: "root", CertDER: []byte{1}, CreatedAt: t0}
-		if err := s.InsertAuthority(ctx, a); err != nil {
+		if _, err := s.Ceremony(ctx); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Ceremony before any = %v, want ErrNotFound", err)
+		}
+		c := store.Ceremony{Config: []byte(`{"country":"JO"}`), CreatedAt: t0, Authorities: []store.Authority{
+			{Name: "root", Role: "root-ca", KeyID: "root", CertDER: []byte{1}, CreatedAt: t0},
+			{Name: "citizen-ca", Role: "issuing-ca", KeyID: "citizen-ca", Parent: "root", CertDER: []byte{2}, CreatedAt: t0},
+		}}
+		if err := s.SaveCeremony(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.InsertAuthority(ctx, a); !errors.Is(err, store.ErrDuplicate) {
-			t.Fatalf("second InsertAuthority = %v, want ErrDuplicate", err)
+		again := c
+		again.Config = []byte(`{"country":"XX"}`)
+		if err := s.SaveCeremony(ctx, again); !errors.Is(err, store.ErrDuplicate) {
+			t.Fatalf("second SaveCeremony = %v, want ErrDuplicate", err)
 		}
-		as, err := s.Authorities(ctx)
-		if err != nil || len(as) != 1 || as[0].Name != "root" {
-			t.Fatalf("Authorities = %+v, %v", as, err)
+		got, err := s.Ceremony(ctx)
+		if err != nil || string(got.Config) != `{"country":"JO"}` || len(got.Authorities) != 2 || got.Authorities[1].Parent != "root" {
+			t.Fatalf("Ceremony = %+v, %v", got, err)
 		}
 	})
 	t.Run("CRLNumbers", func(t *testing.T) {
