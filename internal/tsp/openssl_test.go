@@ -1,0 +1,161 @@
+package tsp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/digitorus/timestamp"
+)
+
+// TestOpenSSLRoundTrip makes requests with openssl ts -query, answers them
+// through ServeHTTP on 127.0.0.1 and checks the replies with openssl ts
+// -reply and openssl ts -verify, and with github.com/digitorus/timestamp.
+func TestOpenSSLRoundTrip(t *testing.T) {
+	openssl := lookTool(t, "openssl")
+	tests := []struct {
+		key, hash      string
+		nonce, certReq bool
+	}{
+		{"p256", "sha256", true, true},
+		{"p256", "sha256", false, false},
+		{"p256", "sha256", true, false},
+		{"p256", "sha256", false, true},
+		{"p256", "sha384", true, true},
+		{"p256", "sha384", false, false},
+		{"p256", "sha512", true, true},
+		{"p256", "sha512", false, false},
+		{"p384", "sha256", true, true},
+		{"p384", "sha512", true, false},
+		{"p521", "sha384", true, true},
+		{"rsa", "sha256", true, true},
+		{"rsa", "sha512", false, false},
+	}
+	for _, tc := range tests {
+		name := tc.key + "/" + tc.hash
+		if tc.nonce {
+			name += "/nonce"
+		}
+		if tc.certReq {
+			name += "/cert"
+		}
+		t.Run(name, func(t *testing.T) {
+			p := newPKI(t, tc.key)
+			srv := httptest.NewServer(newAuthority(t, p, Options{}))
+			defer srv.Close()
+			dir := t.TempDir()
+			data := filepath.Join(dir, "data.bin")
+			if err := os.WriteFile(data, []byte("document for "+name), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			root, untrusted := filepath.Join(dir, "root.pem"), filepath.Join(dir, "untrusted.pem")
+			writePEM(t, root, p.root)
+			writePEM(t, untrusted, p.tsu, p.inter)
+			query, reply := filepath.Join(dir, "q.tsq"), filepath.Join(dir, "r.tsr")
+			args := []string{"ts", "-query", "-data", data, "-" + tc.hash, "-out", query}
+			if tc.certReq {
+				args = append(args, "-cert")
+			}
+			if !tc.nonce {
+				args = append(args, "-no_nonce")
+			}
+			run(t, openssl, args...)
+			q, err := os.ReadFile(query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := post(t, srv.URL, q)
+			if err := os.WriteFile(reply, resp, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			text := run(t, openssl, "ts", "-reply", "-in", reply, "-text")
+			for _, want := range []string{"Status: Granted.", "Policy OID: 1.3.6.1.4.1.99999.1.2.1", "Hash Algorithm: " + tc.hash, "Accuracy: 0x01 seconds", "TSA: DirName:"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("openssl ts -reply output lacks %q:\n%s", want, text)
+				}
+			}
+			if strings.Contains(text, "Nonce: unspecified") == tc.nonce {
+				t.Errorf("nonce presence = %v, want %v:\n%s", !tc.nonce, tc.nonce, text)
+			}
+			run(t, openssl, "ts", "-verify", "-data", data, "-in", reply, "-CAfile", root, "-untrusted", untrusted)
+			run(t, openssl, "ts", "-verify", "-queryfile", query, "-in", reply, "-CAfile", root, "-untrusted", untrusted)
+			crossCheck(t, resp, q, p, tc.certReq)
+		})
+	}
+}
+
+func post(t *testing.T, url string, body []byte) []byte {
+	t.Helper()
+	res, err := http.Post(url, ContentTypeQuery, bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("read reply: %v", err)
+	}
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != ContentTypeReply {
+		t.Fatalf("reply: status %d, content type %q: %s", res.StatusCode, res.Header.Get("Content-Type"), out)
+	}
+	return out
+}
+
+// crossCheck parses resp with github.com/digitorus/timestamp (which checks
+// the CMS signature when certificates are present) and with ParseResponse.
+func crossCheck(t *testing.T, resp, query []byte, p *testPKI, certReq bool) {
+	t.Helper()
+	req, err := ParseRequest(query)
+	if err != nil {
+		t.Fatalf("ParseRequest: %v", err)
+	}
+	ts, err := timestamp.ParseResponse(resp)
+	if err != nil {
+		t.Fatalf("digitorus ParseResponse: %v", err)
+	}
+	if !bytes.Equal(ts.HashedMessage, req.HashedMessage) || ts.HashAlgorithm != req.HashAlgorithm {
+		t.Errorf("digitorus imprint = %v %x, want %v %x", ts.HashAlgorithm, ts.HashedMessage, req.HashAlgorithm, req.HashedMessage)
+	}
+	if !ts.Time.Equal(testNow.Truncate(1e9)) || !ts.Policy.Equal(testPolicy) || ts.Accuracy != 1e9 {
+		t.Errorf("digitorus time %v policy %v accuracy %v", ts.Time, ts.Policy, ts.Accuracy)
+	}
+	if (req.Nonce == nil) != (ts.Nonce == nil) || req.Nonce != nil && req.Nonce.Cmp(ts.Nonce) != 0 {
+		t.Errorf("digitorus nonce = %v, want %v", ts.Nonce, req.Nonce)
+	}
+	wantCerts := 0
+	if certReq {
+		wantCerts = 2
+	}
+	if len(ts.Certificates) != wantCerts {
+		t.Errorf("digitorus: %d certificates, want %d", len(ts.Certificates), wantCerts)
+	}
+	ours, err := ParseResponse(resp)
+	if err != nil {
+		t.Fatalf("ParseResponse: %v", err)
+	}
+	if ours.Status != StatusGranted || ours.Info.SerialNumber.Cmp(ts.SerialNumber) != 0 || !ours.Info.GenTime.Equal(ts.Time) {
+		t.Errorf("ParseResponse = %+v, digitorus serial %v", ours, ts.SerialNumber)
+	}
+	if ours.Info.SerialNumber.Sign() <= 0 || ours.Info.SerialNumber.BitLen() > 128 {
+		t.Errorf("serial %v is not a positive 128-bit number", ours.Info.SerialNumber)
+	}
+	checkESS(t, ours.Token, p.tsu)
+}
+
+// checkESS checks the token's signing-certificate-v2 attribute by finding
+// the SHA-256 hash of the TSU certificate in it.
+func checkESS(t *testing.T, token []byte, tsu *x509.Certificate) {
+	t.Helper()
+	h := sha256.Sum256(tsu.Raw)
+	ess := append([]byte{0x04, 0x20}, h[:]...)
+	if !bytes.Contains(token, ess) {
+		t.Errorf("token lacks ESSCertIDv2 hash of the TSU certificate")
+	}
+}
