@@ -41,9 +41,9 @@ type KeyType int
 const (
 	ECDSAP256 KeyType = iota // default
 	ECDSAP384
-	RSA2048  // PKCS#1 v1.5 signatures
-	RSAPSS   // an RSA key meant to sign with PSS (the certificate is the same)
-	RSA3072  // a larger RSA key, for long-chain and size tests
+	RSA2048 // PKCS#1 v1.5 signatures
+	RSAPSS  // an RSA key meant to sign with PSS (the certificate is the same)
+	RSA3072 // a larger RSA key, for long-chain and size tests
 )
 
 // DefaultNow is the pinned clock used when Options.Now is zero.
