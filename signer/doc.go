@@ -1,0 +1,33 @@
+// Package signer produces PAdES baseline signatures (ETSI EN 319 142-1) on
+// PDF documents by incremental update: B-B, B-T, B-LT and B-LTA, serial
+// signatures, certification (DocMDP) and LTA renewal.
+//
+// # Signing
+//
+// [Prepare] reads the PDF through an io.ReaderAt (package
+// signer/internal/pdf), builds the incremental update (signature
+// dictionary, field and widget, AcroForm created or extended with SigFlags
+// 3, xref section of the file's own kind with /Prev) with a /Contents
+// placeholder sized from the CMS it will hold, hashes the byte ranges by
+// streaming, and returns the digest of the CAdES signed attributes. The key
+// signs that digest wherever it lives (HSM, passkey-approved custody); the
+// signature value goes to [Prepared.Complete], which builds the detached
+// SignedData (content-type, message-digest, signing-certificate-v2, no
+// signing-time; the time is in /M), time-stamps it for B-T, appends /DSS
+// for B-LT and a document time-stamp for B-LTA. [Prepared.WriteTo] writes
+// the input followed by the updates. [Sign] does all of it with a
+// crypto.Signer; [SignFile] writes through a temporary file and a rename.
+//
+// # Services
+//
+// Time-stamps come from a [Timestamper] ([HTTPTimestamper] for RFC 3161
+// over HTTP; Thiqa's internal/tsp authority in process), revocation data
+// from a [RevocationSource] ([HTTPRevocation] follows AIA OCSP URLs and CRL
+// distribution points).
+//
+// # Imports
+//
+// signer knows nothing of HTTP servers, citizens, storage or key custody;
+// it must not import api, enrollment, store, hsm or ca. It uses HTTP only as
+// a client, in [HTTPTimestamper] and [HTTPRevocation].
+package signer

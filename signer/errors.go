@@ -1,0 +1,37 @@
+package signer
+
+import "errors"
+
+// Errors of package signer. They are wrapped with context; test with
+// errors.Is.
+var (
+	// ErrAlgorithm means a key, curve or hash that PAdES baseline signing
+	// here does not support.
+	ErrAlgorithm = errors.New("signer: unsupported algorithm")
+	// ErrDocMDP means the document's certification signature (DocMDP)
+	// forbids the change asked for.
+	ErrDocMDP = errors.New("signer: forbidden by the certification signature (DocMDP)")
+	// ErrCertifyNotFirst means a certification signature was asked for on a
+	// document that is already signed.
+	ErrCertifyNotFirst = errors.New("signer: a certification signature must be the first signature")
+	// ErrBrokenXref means the input's xref had to be rebuilt by scanning;
+	// an incremental update of such a file would carry its damage along.
+	ErrBrokenXref = errors.New("signer: input has a broken cross-reference table")
+	// ErrSignature means the signature value given to Complete does not
+	// verify with the signer certificate's public key.
+	ErrSignature = errors.New("signer: signature value does not verify")
+	// ErrContentsTooSmall means the CMS (with its time-stamp) outgrew the
+	// reserved /Contents space; raise Options.TimestampReserve.
+	ErrContentsTooSmall = errors.New("signer: signature larger than the space reserved for it")
+	// ErrTimestamp means the time-stamping authority failed or returned a
+	// token that does not match the request.
+	ErrTimestamp = errors.New("signer: time-stamp failed")
+	// ErrRevocation means validation data (OCSP or CRL) could not be
+	// obtained for a certificate.
+	ErrRevocation = errors.New("signer: revocation data unavailable")
+	// ErrOptions means the options are incomplete or inconsistent.
+	ErrOptions = errors.New("signer: bad options")
+	// ErrState means a Prepared value was used out of order (for example
+	// completed twice).
+	ErrState = errors.New("signer: prepared signature used out of order")
+)

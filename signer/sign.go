@@ -1,0 +1,508 @@
+package signer
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/thiqa/thiqa/signer/internal/pdf"
+)
+
+// Level is a PAdES baseline level (ETSI EN 319 142-1).
+type Level int
+
+// PAdES baseline levels.
+const (
+	LevelBB  Level = iota // B-B: CAdES signature only
+	LevelBT               // B-T: plus a signature time-stamp
+	LevelBLT              // B-LT: plus /DSS with certificates, OCSP and CRLs
+	LevelBLTA             // B-LTA: plus a document time-stamp
+)
+
+var levelNames = [...]string{"B-B", "B-T", "B-LT", "B-LTA"}
+
+// String returns "B-B", "B-T", "B-LT" or "B-LTA".
+func (l Level) String() string {
+	if l < 0 || int(l) >= len(levelNames) {
+		return "Level(" + strconv.Itoa(int(l)) + ")"
+	}
+	return levelNames[l]
+}
+
+// ParseLevel parses "B-B", "B-T", "B-LT" or "B-LTA".
+func ParseLevel(s string) (Level, error) {
+	for i, n := range levelNames {
+		if n == s {
+			return Level(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: level %q (want B-B, B-T, B-LT or B-LTA)", ErrOptions, s)
+}
+
+// Visible places a visible signature appearance. The appearance itself is
+// a form XObject built by the caller or by package appearance.
+type Visible struct {
+	Page int        // 1-based page number
+	Rect [4]float64 // llx, lly, urx, ury in default user space
+}
+
+// Options configure a signature. Certificate is required; everything else
+// has a safe default (B-B, SHA-256, invisible, no certification).
+type Options struct {
+	// Certificate is the signer's certificate; Chain holds the
+	// intermediates and optionally the root, all put in the CMS.
+	Certificate *x509.Certificate
+	Chain       []*x509.Certificate
+	// Hash is SHA-256 (default), SHA-384 or SHA-512.
+	Hash crypto.Hash
+	// PSS selects RSASSA-PSS for an RSA key (default PKCS#1 v1.5).
+	PSS bool
+	// Level is the PAdES baseline level (default B-B).
+	Level Level
+	// Time is the signing time written to /M; zero means Clock().
+	Time time.Time
+	// Clock gives the time when Time is zero; nil means time.Now.
+	Clock func() time.Time
+	// Reason, Location and ContactInfo go in the signature dictionary.
+	Reason, Location, ContactInfo string
+	// FieldName names the signature field; default "Signature<n>".
+	FieldName string
+	// Certify makes a certification signature with DocMDP permission P
+	// (1 no changes, 2 form filling and signing, 3 also annotations); 0
+	// makes an approval signature.
+	Certify int
+	// Visible places the widget; nil makes an invisible signature on the
+	// first page.
+	Visible *Visible
+	// Appearance builds the visible appearance (see [AppearanceFunc]);
+	// used only with Visible.
+	Appearance AppearanceFunc
+	// Timestamper gives signature and document time-stamps (B-T and up).
+	Timestamper Timestamper
+	// TimestampReserve is the space in bytes reserved for a time-stamp
+	// token; zero asks the Timestamper ([TokenSizer]) or probes it once.
+	TimestampReserve int
+	// Revocation fetches OCSP responses and CRLs for B-LT and B-LTA.
+	Revocation RevocationSource
+	// ExtraCertificates help build the chains of the time-stamping unit
+	// and of OCSP responders (for B-LT); the signer's Chain is used too.
+	ExtraCertificates []*x509.Certificate
+	// Rand is used for time-stamp nonces and signing in [Sign]; nil means
+	// crypto/rand.
+	Rand io.Reader
+}
+
+func (o *Options) now() time.Time {
+	if !o.Time.IsZero() {
+		return o.Time
+	}
+	if o.Clock != nil {
+		return o.Clock()
+	}
+	return time.Now()
+}
+
+func (o *Options) rand() io.Reader {
+	if o.Rand != nil {
+		return o.Rand
+	}
+	return rand.Reader
+}
+
+func (o *Options) check() error {
+	if o.Certificate == nil {
+		return fmt.Errorf("%w: no signer certificate", ErrOptions)
+	}
+	if o.Hash == 0 {
+		o.Hash = crypto.SHA256
+	}
+	if o.Level < LevelBB || o.Level > LevelBLTA {
+		return fmt.Errorf("%w: level %v", ErrOptions, o.Level)
+	}
+	if o.Level >= LevelBT && o.Timestamper == nil {
+		return fmt.Errorf("%w: level %v needs a Timestamper", ErrOptions, o.Level)
+	}
+	if o.Level >= LevelBLT && o.Revocation == nil {
+		return fmt.Errorf("%w: level %v needs a RevocationSource", ErrOptions, o.Level)
+	}
+	if o.Certify < 0 || o.Certify > 3 {
+		return fmt.Errorf("%w: certification permission %d (want 1, 2 or 3)", ErrOptions, o.Certify)
+	}
+	return nil
+}
+
+// Prepared is a signature prepared by [Prepare]: the incremental update
+// with its placeholder, waiting for the signature value. It holds the
+// update in memory and reads the input again (through the io.ReaderAt
+// given to Prepare) when it writes the result, so the input must stay
+// unchanged until [Prepared.WriteTo] returns.
+type Prepared struct {
+	opts        Options
+	base        io.ReaderAt
+	size        int64
+	tail        []byte
+	cms         *cmsSigner
+	signedAttrs []byte
+	digest      []byte
+	docDigest   []byte
+	cStart      int // hex placeholder within tail, after '<'
+	cEnd        int // before '>'
+	completed   bool
+}
+
+// Digest returns the digest of the signed attributes: what the signer's
+// key signs (crypto.Signer.Sign(rand, digest, opts)).
+func (p *Prepared) Digest() []byte { return append([]byte(nil), p.digest...) }
+
+// DocumentDigest returns the digest of the signed byte ranges of the PDF
+// (the message-digest attribute).
+func (p *Prepared) DocumentDigest() []byte { return append([]byte(nil), p.docDigest...) }
+
+// SignerOpts returns the options for crypto.Signer.Sign (the hash, or PSS
+// options).
+func (p *Prepared) SignerOpts() crypto.SignerOpts { return p.cms.signerOpts() }
+
+// Prepare reads the PDF in r (size bytes), builds the incremental update
+// that adds the signature with a /Contents placeholder sized for the CMS,
+// and returns it with the digest to sign (see [Prepared.Digest]).
+func Prepare(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*Prepared, []byte, error) {
+	if opts == nil {
+		return nil, nil, fmt.Errorf("%w: no options", ErrOptions)
+	}
+	o := *opts
+	if err := o.check(); err != nil {
+		return nil, nil, err
+	}
+	cs, err := newCMSSigner(o.Certificate, o.Chain, o.Hash, o.PSS)
+	if err != nil {
+		return nil, nil, err
+	}
+	reserve := 0
+	if o.Level >= LevelBT {
+		if reserve, err = tokenReserve(ctx, o.Timestamper, o.TimestampReserve, o.Hash); err != nil {
+			return nil, nil, err
+		}
+	}
+	p := &Prepared{opts: o, base: r, size: size, cms: cs}
+	sigDict := func(contentsLen int) rawObject {
+		return signatureDict(&o, contentsLen)
+	}
+	spec := revisionSpec{
+		dict:        sigDict,
+		contentsLen: cs.maxSize(reserve),
+		certify:     o.Certify,
+		visible:     o.Visible,
+		appearance:  o.Appearance,
+		fieldName:   o.FieldName,
+		hash:        o.Hash,
+		time:        o.now(),
+	}
+	tail, cStart, cEnd, docDigest, err := appendRevision(ctx, r, size, nil, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.tail, p.cStart, p.cEnd, p.docDigest = tail, cStart, cEnd, docDigest
+	p.signedAttrs = cs.signedAttributes(docDigest)
+	h := o.Hash.New()
+	h.Write(p.signedAttrs)
+	p.digest = h.Sum(nil)
+	return p, p.Digest(), nil
+}
+
+// signatureDict writes the signature dictionary with placeholders.
+func signatureDict(o *Options, contentsLen int) rawObject {
+	b := []byte("<</Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached ")
+	b = appendPlaceholders(b, contentsLen)
+	b = append(b, " /M "...)
+	b = pdf.AppendLiteralString(b, pdfDate(o.now()))
+	for _, kv := range []struct {
+		k pdf.Name
+		v string
+	}{{"Reason", o.Reason}, {"Location", o.Location}, {"ContactInfo", o.ContactInfo}} {
+		if kv.v != "" {
+			b = append(b, ' ')
+			b = pdf.AppendName(b, kv.k)
+			b = append(b, ' ')
+			b = pdf.AppendObject(b, textString(kv.v))
+		}
+	}
+	if o.Certify != 0 {
+		b = append(b, " /Reference "...)
+		b = pdf.AppendObject(b, pdf.Array{pdf.Dict{
+			"Type": pdf.Name("SigRef"), "TransformMethod": pdf.Name("DocMDP"),
+			"TransformParams": pdf.Dict{"Type": pdf.Name("TransformParams"), "P": pdf.Int(o.Certify), "V": pdf.Name("1.2")},
+		}})
+	}
+	return append(b, ">>"...)
+}
+
+func appendPlaceholders(b []byte, contentsLen int) []byte {
+	b = append(b, byteRangeMarker...)
+	b = append(b, "0 0000000000 0000000000 0000000000] /Contents <"...)
+	b = append(b, bytes.Repeat([]byte{'0'}, 2*contentsLen)...)
+	return append(b, '>')
+}
+
+// pdfDate formats t as a PDF date in UTC.
+func pdfDate(t time.Time) string {
+	return "D:" + t.UTC().Format("20060102150405") + "Z"
+}
+
+// revisionSpec describes one signature revision (signature or document
+// time-stamp).
+type revisionSpec struct {
+	dict        func(contentsLen int) rawObject
+	contentsLen int
+	certify     int
+	visible     *Visible
+	appearance  AppearanceFunc
+	fieldName   string
+	fieldPrefix string
+	hash        crypto.Hash
+	time        time.Time
+	docTS       bool
+}
+
+// appendRevision reads the document base+tail, appends a revision adding
+// a signature field whose value is spec.dict, fills in the /ByteRange and
+// returns the new tail, the hex placeholder span in it and the digest of
+// the signed ranges.
+func appendRevision(ctx context.Context, base io.ReaderAt, size int64, tail []byte, spec revisionSpec) ([]byte, int, int, []byte, error) {
+	m := &multiReaderAt{base: base, baseSize: size, tail: tail}
+	rd, err := pdf.Open(m, m.size(), nil)
+	if err != nil {
+		return nil, 0, 0, nil, fmt.Errorf("read pdf: %w", err)
+	}
+	if rd.Recovered() {
+		return nil, 0, 0, nil, ErrBrokenXref
+	}
+	st, err := inspect(rd)
+	if err != nil {
+		return nil, 0, 0, nil, err
+	}
+	if err := checkDocMDP(st, spec); err != nil {
+		return nil, 0, 0, nil, err
+	}
+	u := newUpdate(rd)
+	sigRef := u.add(spec.dict(spec.contentsLen))
+	w := widgetSpec{name: spec.fieldName, perms: spec.certify != 0}
+	if w.name == "" {
+		prefix := spec.fieldPrefix
+		if prefix == "" {
+			prefix = "Signature"
+		}
+		w.name = st.fieldName(prefix)
+	}
+	if spec.visible != nil {
+		w.page = spec.visible.Page - 1
+		w.rect = spec.visible.Rect
+		if spec.appearance != nil {
+			ap, err := addAppearance(u, spec.appearance, AppearanceInfo{
+				Width: spec.visible.Rect[2] - spec.visible.Rect[0], Height: spec.visible.Rect[3] - spec.visible.Rect[1],
+				Time: spec.time, FieldName: w.name,
+			})
+			if err != nil {
+				return nil, 0, 0, nil, err
+			}
+			w.ap = ap
+		}
+	}
+	if _, err := addField(u, rd, st, sigRef, w); err != nil {
+		return nil, 0, 0, nil, err
+	}
+	upd, err := u.bytes(m.size(), !endsWithEOL(m, m.size()))
+	if err != nil {
+		return nil, 0, 0, nil, err
+	}
+	br, cStart, cEnd, err := placeholder(upd)
+	if err != nil {
+		return nil, 0, 0, nil, err
+	}
+	// ByteRange [0 a b c]: a = offset of '<', b = offset after '>'.
+	start := m.size()
+	a := start + int64(cStart)
+	b := start + int64(cEnd)
+	c := start + int64(len(upd)) - b
+	if err := patchByteRange(upd[br+len(byteRangeMarker):], a, b, c); err != nil {
+		return nil, 0, 0, nil, err
+	}
+	h := spec.hash.New()
+	if err := hashRange(h, m, 0, start); err != nil {
+		return nil, 0, 0, nil, err
+	}
+	h.Write(upd[:cStart])
+	h.Write(upd[cEnd:])
+	newTail := append(append(make([]byte, 0, len(tail)+len(upd)), tail...), upd...)
+	off := len(tail)
+	return newTail, off + cStart + 1, off + cEnd - 1, h.Sum(nil), nil
+}
+
+func checkDocMDP(st *docState, spec revisionSpec) error {
+	if st.docMDP == 1 {
+		return fmt.Errorf("%w: the document is certified with P=1 (no changes)", ErrDocMDP)
+	}
+	if spec.certify != 0 && (st.signed > 0 || st.docMDP != 0) {
+		return ErrCertifyNotFirst
+	}
+	return nil
+}
+
+func patchByteRange(b []byte, a, bb, c int64) error {
+	const width = len("0 0000000000 0000000000 0000000000")
+	s := fmt.Sprintf("0 %d %d %d", a, bb, c)
+	if len(s) > width {
+		return fmt.Errorf("%w: file too large for the byte range placeholder", ErrOptions)
+	}
+	copy(b, s)
+	for i := len(s); i < width; i++ {
+		b[i] = ' '
+	}
+	return nil
+}
+
+// hashRange streams r[off:off+n] into h.
+func hashRange(h hash.Hash, r io.ReaderAt, off, n int64) error {
+	buf := make([]byte, 256<<10)
+	if n < int64(len(buf)) {
+		buf = buf[:max(n, 1)]
+	}
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(r, off, n), buf); err != nil {
+		return fmt.Errorf("hash byte range: %w", err)
+	}
+	return nil
+}
+
+// Complete embeds the signature value made over [Prepared.Digest],
+// time-stamps it (B-T and up), and adds the validation data (B-LT) and
+// the document time-stamp (B-LTA).
+func (p *Prepared) Complete(ctx context.Context, signature []byte) error {
+	if p.completed {
+		return fmt.Errorf("complete: %w", ErrState)
+	}
+	if err := verifySignature(p.opts.Certificate.PublicKey, p.digest, signature, p.cms.signerOpts()); err != nil {
+		return err
+	}
+	var unsigned [][]byte
+	var tokens [][]byte
+	if p.opts.Level >= LevelBT {
+		h := p.opts.Hash.New()
+		h.Write(signature)
+		tok, err := requestToken(ctx, p.opts.Timestamper, p.opts.Hash, h.Sum(nil))
+		if err != nil {
+			return err
+		}
+		unsigned = append(unsigned, attribute(oidAttrTimeStamp, tok))
+		tokens = append(tokens, tok)
+	}
+	cms := p.cms.encode(p.signedAttrs, signature, unsigned)
+	return p.finish(ctx, cms, tokens)
+}
+
+// CompleteCMS embeds a complete CMS SignedData made elsewhere (it must
+// sign [Prepared.DocumentDigest]); the B-LT and B-LTA steps still apply.
+func (p *Prepared) CompleteCMS(ctx context.Context, cms []byte) error {
+	if p.completed {
+		return fmt.Errorf("complete: %w", ErrState)
+	}
+	return p.finish(ctx, cms, nil)
+}
+
+func (p *Prepared) finish(ctx context.Context, cms []byte, tokens [][]byte) error {
+	if 2*len(cms) > p.cEnd-p.cStart {
+		return fmt.Errorf("%w: %d bytes, %d reserved", ErrContentsTooSmall, len(cms), (p.cEnd-p.cStart)/2)
+	}
+	hexEncode(p.tail[p.cStart:p.cEnd], cms)
+	p.completed = true
+	if p.opts.Level >= LevelBLT {
+		certs := append([]*x509.Certificate{p.opts.Certificate}, p.opts.Chain...)
+		tail, err := addValidationData(ctx, p.base, p.size, p.tail, &p.opts, certs, tokens)
+		if err != nil {
+			return err
+		}
+		p.tail = tail
+	}
+	if p.opts.Level >= LevelBLTA {
+		tail, err := addDocTimestamp(ctx, p.base, p.size, p.tail, &p.opts)
+		if err != nil {
+			return err
+		}
+		p.tail = tail
+	}
+	return nil
+}
+
+// WriteTo writes the signed PDF: the input, unchanged, then the updates.
+func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
+	if !p.completed {
+		return 0, fmt.Errorf("write signed pdf: %w: not completed", ErrState)
+	}
+	n, err := io.CopyBuffer(w, io.NewSectionReader(p.base, 0, p.size), make([]byte, 256<<10))
+	if err != nil {
+		return n, fmt.Errorf("write signed pdf: %w", err)
+	}
+	m, err := w.Write(p.tail)
+	n += int64(m)
+	if err != nil {
+		return n, fmt.Errorf("write signed pdf: %w", err)
+	}
+	return n, nil
+}
+
+// Len returns the size of the signed PDF.
+func (p *Prepared) Len() int64 { return p.size + int64(len(p.tail)) }
+
+func verifySignature(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) error {
+	ok := false
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		ok = ecdsa.VerifyASN1(k, digest, sig)
+	case *rsa.PublicKey:
+		var err error
+		if po, isPSS := opts.(*rsa.PSSOptions); isPSS {
+			err = rsa.VerifyPSS(k, po.Hash, digest, sig, po)
+		} else {
+			err = rsa.VerifyPKCS1v15(k, opts.HashFunc(), digest, sig)
+		}
+		ok = err == nil
+	}
+	if !ok {
+		return ErrSignature
+	}
+	return nil
+}
+
+// Sign signs the PDF in r (size bytes) with key in one step and writes the
+// signed PDF to w.
+func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, key crypto.Signer, opts *Options) error {
+	p, digest, err := Prepare(ctx, r, size, opts)
+	if err != nil {
+		return err
+	}
+	sig, err := key.Sign(p.opts.rand(), digest, p.SignerOpts())
+	if err != nil {
+		return fmt.Errorf("sign digest: %w", err)
+	}
+	if err := p.Complete(ctx, sig); err != nil {
+		return err
+	}
+	_, err = p.WriteTo(w)
+	return err
+}
+
+// hexEncode writes src in hex at the start of dst and pads with '0'.
+func hexEncode(dst, src []byte) {
+	n := hex.Encode(dst, src)
+	for i := n; i < len(dst); i++ {
+		dst[i] = '0'
+	}
+}

@@ -1,0 +1,224 @@
+package signer
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+
+	"github.com/thiqa/thiqa/signer/internal/pdf"
+)
+
+// rawObject is an object written verbatim (used for signature dictionaries,
+// whose /ByteRange and /Contents are patched in place).
+type rawObject []byte
+
+// update collects the objects of one incremental update to the document
+// read by rd and serialises them with an xref section of the same kind as
+// the file's newest one.
+type update struct {
+	rd    *pdf.Reader
+	next  uint32
+	order []uint32
+	objs  map[uint32]any // pdf.Object or rawObject
+	gens  map[uint32]uint16
+	root  pdf.Ref
+}
+
+func newUpdate(rd *pdf.Reader) *update {
+	return &update{rd: rd, next: rd.MaxObjectNumber(), objs: map[uint32]any{}, gens: map[uint32]uint16{}, root: rd.Root()}
+}
+
+// add allocates a new object number for o.
+func (u *update) add(o any) pdf.Ref {
+	r := pdf.Ref{Num: u.next}
+	u.next++
+	u.set(r, o)
+	return r
+}
+
+// reserve allocates a number to be set later.
+func (u *update) reserve() pdf.Ref {
+	r := pdf.Ref{Num: u.next}
+	u.next++
+	return r
+}
+
+// set writes o as object r (replacing it when it exists).
+func (u *update) set(r pdf.Ref, o any) {
+	if _, ok := u.objs[r.Num]; !ok {
+		u.order = append(u.order, r.Num)
+	}
+	u.objs[r.Num] = o
+	u.gens[r.Num] = r.Gen
+}
+
+// bytes serialises the update, to be appended at offset base (the size of
+// the document so far). It starts with an end-of-line when the document
+// does not end with one.
+func (u *update) bytes(base int64, needEOL bool) ([]byte, error) {
+	var b []byte
+	if needEOL {
+		b = append(b, '\n')
+	}
+	offs := map[uint32]int64{}
+	for _, num := range u.order {
+		offs[num] = base + int64(len(b))
+		b = strconv.AppendUint(b, uint64(num), 10)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, uint64(u.gens[num]), 10)
+		b = append(b, " obj\n"...)
+		switch o := u.objs[num].(type) {
+		case rawObject:
+			b = append(b, o...)
+		default:
+			b = pdf.AppendObject(b, o)
+		}
+		b = append(b, "\nendobj\n"...)
+	}
+	tr := pdf.Dict{"Size": pdf.Int(u.next), "Root": u.root, "Prev": pdf.Int(u.rd.StartXref())}
+	old := u.rd.Trailer()
+	for _, k := range []pdf.Name{"Info", "ID"} {
+		if v, ok := old[k]; ok {
+			tr[k] = v
+		}
+	}
+	if u.rd.XrefKind() == pdf.XrefStream {
+		return u.xrefStream(b, base, offs, tr), nil
+	}
+	return u.xrefTable(b, base, offs, tr), nil
+}
+
+// subsections groups sorted object numbers into runs of consecutive ones.
+func subsections(nums []uint32) [][]uint32 {
+	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
+	var out [][]uint32
+	for i, n := range nums {
+		if i == 0 || n != nums[i-1]+1 {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], n)
+	}
+	return out
+}
+
+func (u *update) xrefTable(b []byte, base int64, offs map[uint32]int64, tr pdf.Dict) []byte {
+	start := base + int64(len(b))
+	nums := append([]uint32(nil), u.order...)
+	b = append(b, "xref\n"...)
+	for _, run := range subsections(nums) {
+		b = fmt.Appendf(b, "%d %d\n", run[0], len(run))
+		for _, n := range run {
+			b = fmt.Appendf(b, "%010d %05d n \n", offs[n], u.gens[n])
+		}
+	}
+	b = append(b, "trailer\n"...)
+	b = pdf.AppendObject(b, tr)
+	return fmt.Appendf(b, "\nstartxref\n%d\n%%%%EOF\n", start)
+}
+
+func (u *update) xrefStream(b []byte, base int64, offs map[uint32]int64, tr pdf.Dict) []byte {
+	self := u.reserve()
+	start := base + int64(len(b))
+	offs[self.Num] = start
+	u.gens[self.Num] = 0
+	tr["Size"] = pdf.Int(u.next)
+	nums := append(append([]uint32(nil), u.order...), self.Num)
+	w := 1
+	for v := start; v > 0xff; v >>= 8 {
+		w++
+	}
+	var index pdf.Array
+	var data []byte
+	for _, run := range subsections(nums) {
+		index = append(index, pdf.Int(run[0]), pdf.Int(len(run)))
+		for _, n := range run {
+			data = append(data, 1)
+			for i := w - 1; i >= 0; i-- {
+				data = append(data, byte(offs[n]>>(8*i)))
+			}
+			data = append(data, byte(u.gens[n]>>8), byte(u.gens[n]))
+		}
+	}
+	tr["Type"] = pdf.Name("XRef")
+	tr["W"] = pdf.Array{pdf.Int(1), pdf.Int(w), pdf.Int(2)}
+	tr["Index"] = index
+	b = fmt.Appendf(b, "%d 0 obj\n", self.Num)
+	b = pdf.AppendObject(b, pdf.NewStream(tr, data))
+	b = append(b, "\nendobj\n"...)
+	return fmt.Appendf(b, "startxref\n%d\n%%%%EOF\n", start)
+}
+
+// endsWithEOL reports whether the input's last byte is an end-of-line.
+func endsWithEOL(r io.ReaderAt, size int64) bool {
+	if size == 0 {
+		return false
+	}
+	var c [1]byte
+	if _, err := r.ReadAt(c[:], size-1); err != nil {
+		return false
+	}
+	return c[0] == '\n' || c[0] == '\r'
+}
+
+// multiReaderAt is the concatenation of an input and appended updates.
+type multiReaderAt struct {
+	base     io.ReaderAt
+	baseSize int64
+	tail     []byte
+}
+
+func (m *multiReaderAt) size() int64 { return m.baseSize + int64(len(m.tail)) }
+
+func (m *multiReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	if off < m.baseSize {
+		k := len(p)
+		if int64(k) > m.baseSize-off {
+			k = int(m.baseSize - off)
+		}
+		got, err := m.base.ReadAt(p[:k], off)
+		n += got
+		if got < k {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+		off += int64(got)
+	}
+	if n < len(p) {
+		t := off - m.baseSize
+		if t >= int64(len(m.tail)) {
+			return n, io.EOF
+		}
+		c := copy(p[n:], m.tail[t:])
+		n += c
+		if n < len(p) {
+			return n, io.EOF
+		}
+	}
+	return n, nil
+}
+
+// placeholder finds the /ByteRange and /Contents placeholders of the
+// first signature dictionary in an update.
+func placeholder(upd []byte) (br, cStart, cEnd int, err error) {
+	br = bytes.Index(upd, []byte(byteRangeMarker))
+	if br < 0 {
+		return 0, 0, 0, fmt.Errorf("%w: no /ByteRange placeholder", ErrState)
+	}
+	c := bytes.Index(upd[br:], []byte("/Contents <"))
+	if c < 0 {
+		return 0, 0, 0, fmt.Errorf("%w: no /Contents placeholder", ErrState)
+	}
+	cStart = br + c + len("/Contents ")
+	e := bytes.IndexByte(upd[cStart:], '>')
+	if e < 0 {
+		return 0, 0, 0, fmt.Errorf("%w: no /Contents placeholder end", ErrState)
+	}
+	return br, cStart, cStart + e + 1, nil
+}
+
+const byteRangeMarker = "/ByteRange ["
