@@ -23,10 +23,10 @@ type Level int
 
 // PAdES baseline levels.
 const (
-	LevelBB  Level = iota // B-B: CAdES signature only
-	LevelBT               // B-T: plus a signature time-stamp
-	LevelBLT              // B-LT: plus /DSS with certificates, OCSP and CRLs
-	LevelBLTA             // B-LTA: plus a document time-stamp
+	LevelBB   Level = iota // B-B: CAdES signature only
+	LevelBT                // B-T: plus a signature time-stamp
+	LevelBLT               // B-LT: plus /DSS with certificates, OCSP and CRLs
+	LevelBLTA              // B-LTA: plus a document time-stamp
 )
 
 var levelNames = [...]string{"B-B", "B-T", "B-LT", "B-LTA"}
