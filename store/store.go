@@ -20,6 +20,8 @@ var (
 	ErrNotFound  = errors.New("store: not found")
 	ErrDuplicate = errors.New("store: already exists")
 	ErrConflict  = errors.New("store: state changed concurrently")
+	// ErrLocked: another process holds the embedded store open.
+	ErrLocked = errors.New("store: locked by another process")
 )
 
 // CertStatus is a certificate's revocation status.

@@ -1,0 +1,179 @@
+package ca
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/thiqa/thiqa/store"
+)
+
+// Request asks for an end-entity certificate.
+type Request struct {
+	Profile   Profile
+	PublicKey crypto.PublicKey
+	Subject   Subject
+}
+
+// approved is a certificate template that passed the profile checks and
+// zlint. It is the only thing issue accepts, and only check makes one: the
+// real CA key cannot be reached by a template that was not checked.
+type approved struct {
+	profile Profile
+	issuer  *authority
+	tmpl    *x509.Certificate
+	tbs     []byte // the linted TBSCertificate
+}
+
+// Issue checks req against its profile, lints the certificate, signs it with
+// the profile's issuing CA, stores it durably and returns it.
+func (s *Service) Issue(ctx context.Context, req Request) (*x509.Certificate, error) {
+	for attempt := 0; ; attempt++ {
+		ok, err := s.check(req)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := s.issue(ctx, ok)
+		if errors.Is(err, store.ErrDuplicate) && attempt < 3 {
+			continue // a serial collision: draw another
+		}
+		return cert, err
+	}
+}
+
+// IssueFromCSR issues from a PKCS#10 request: the CSR proves possession of
+// the key and gives the public key; the subject comes from subject, checked
+// against the profile (the CSR's own subject is ignored).
+func (s *Service) IssueFromCSR(ctx context.Context, profile Profile, csrDER []byte, subject Subject) (*x509.Certificate, error) {
+	csr, err := ParseCSR(csrDER)
+	if err != nil {
+		return nil, err
+	}
+	return s.Issue(ctx, Request{Profile: profile, PublicKey: csr.PublicKey, Subject: subject})
+}
+
+// maxCSRSize bounds the CSRs Thiqa parses.
+const maxCSRSize = 16 << 10
+
+// ParseCSR parses a DER (or PEM) certificate signing request and checks its
+// signature. Any failure is ErrBadCSR.
+func ParseCSR(b []byte) (*x509.CertificateRequest, error) {
+	if len(b) == 0 || len(b) > maxCSRSize {
+		return nil, fmt.Errorf("%w: size %d outside 1 to %d bytes", ErrBadCSR, len(b), maxCSRSize)
+	}
+	der := b
+	if p, _ := pem.Decode(b); p != nil {
+		if p.Type != "CERTIFICATE REQUEST" && p.Type != "NEW CERTIFICATE REQUEST" {
+			return nil, fmt.Errorf("%w: PEM block %q is not a certificate request", ErrBadCSR, p.Type)
+		}
+		der = p.Bytes
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadCSR, err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("%w: signature: %v", ErrBadCSR, err)
+	}
+	if err := checkKey(csr.PublicKey); err != nil {
+		return nil, err
+	}
+	return csr, nil
+}
+
+// check builds the certificate of req and runs every check on it.
+func (s *Service) check(req Request) (*approved, error) {
+	if err := checkKey(req.PublicKey); err != nil {
+		return nil, err
+	}
+	issuerName, err := req.Profile.issuer()
+	if err != nil {
+		return nil, err
+	}
+	issuer := s.auth[issuerName]
+	name, err := req.Profile.subjectName(req.Subject, s.cfg.Country)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := req.Profile.template(&s.cfg, name, req.PublicKey, s.opts.now().UTC(), issuerName)
+	if err != nil {
+		return nil, err
+	}
+	if tmpl.NotAfter.After(issuer.cert.NotAfter) {
+		tmpl.NotAfter = issuer.cert.NotAfter
+	}
+	if tmpl.SerialNumber, err = randomSerial(s.opts.rand()); err != nil {
+		return nil, err
+	}
+	// Sign a copy with a throwaway key under a copy of the issuer that
+	// carries the throwaway public key, then lint it.
+	tk, err := s.throwaway(issuer.cert.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	fakeIssuer := *issuer.cert
+	fakeIssuer.PublicKey = tk.Public()
+	der, err := x509.CreateCertificate(s.opts.rand(), tmpl, &fakeIssuer, req.PublicKey, tk)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProfile, err)
+	}
+	if err := lintDER(der); err != nil {
+		return nil, err
+	}
+	linted, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("lint copy: %w", err)
+	}
+	return &approved{profile: req.Profile, issuer: issuer, tmpl: tmpl, tbs: linted.RawTBSCertificate}, nil
+}
+
+// issue signs an approved template with the real CA key, checks that the
+// result is exactly what was linted, and stores it before returning it.
+func (s *Service) issue(ctx context.Context, ok *approved) (*x509.Certificate, error) {
+	der, err := x509.CreateCertificate(s.opts.rand(), ok.tmpl, ok.issuer.cert, ok.tmpl.PublicKey, ok.issuer.key)
+	if err != nil {
+		return nil, fmt.Errorf("sign certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("sign certificate: %w", err)
+	}
+	if !bytes.Equal(cert.RawTBSCertificate, ok.tbs) {
+		return nil, fmt.Errorf("sign certificate: signed TBS differs from the linted one")
+	}
+	rec := store.Certificate{
+		Serial:    SerialString(cert.SerialNumber),
+		Issuer:    ok.issuer.name,
+		Profile:   string(ok.profile),
+		Subject:   cert.Subject.String(),
+		NotBefore: cert.NotBefore,
+		NotAfter:  cert.NotAfter,
+		IssuedAt:  s.opts.now().UTC(),
+		DER:       der,
+		Status:    store.StatusValid,
+	}
+	if err := s.store.InsertCertificate(ctx, rec); err != nil {
+		return nil, fmt.Errorf("store certificate: %w", err)
+	}
+	s.changed(rec.Serial)
+	return cert, nil
+}
+
+// Lookup returns the stored record of a certificate.
+func (s *Service) Lookup(ctx context.Context, serial *big.Int) (store.Certificate, error) {
+	c, err := s.store.Certificate(ctx, SerialString(serial))
+	if errors.Is(err, store.ErrNotFound) {
+		return c, fmt.Errorf("%w: certificate %s", ErrNotFound, SerialString(serial))
+	}
+	return c, err
+}
+
+// List lists certificates in serial order, of one issuer or all ("").
+func (s *Service) List(ctx context.Context, issuer string, p store.Page) ([]store.Certificate, error) {
+	return s.store.Certificates(ctx, issuer, p)
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/thiqa/thiqa/ca"
+	"github.com/thiqa/thiqa/internal/node"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var (
+		addr string
+		cfg  *ca.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve Thiqa over HTTP (creates the data directory on first start)",
+		Long: `serve opens the data directory — creating it and running the key ceremony
+when it is missing — and serves HTTP on --addr:
+
+  GET  /ca/{name}.cer|.pem   CA certificates (root, citizen-ca, org-ca, tsu, …)
+  GET  /crl/{name}.crl       CRLs of root, citizen-ca and org-ca
+  POST /ocsp, GET /ocsp/…    OCSP responder (RFC 6960)
+  POST /tsa                  time-stamping authority (RFC 3161)
+  GET  /healthz              liveness
+
+Operator commands (thiqa ca …) reach a running server through the admin
+socket <data>/admin.sock, which only the owner of the data directory can use.
+The ceremony flags (--organization, --public-url, …) apply only when serve
+creates a new data directory; by default the public URL is http://<addr>.`,
+		Example: `  thiqa serve
+  thiqa serve --addr 0.0.0.0:8080 --public-url http://pki.example.jo --data /var/lib/thiqa`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("public-url") {
+				cfg.PublicURL = "http://" + addr
+			}
+			ctx := cmd.Context()
+			n, created, err := node.Open(ctx, g.nodeOptions(true, cfg))
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			out := cmd.OutOrStdout()
+			printCreated(out, n, created)
+
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", addr, err)
+			}
+			admin, err := listenAdmin(n.AdminSocket())
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			public := &http.Server{
+				Handler:           n.Handler(),
+				ReadHeaderTimeout: 10 * time.Second,
+				ReadTimeout:       time.Minute,
+				WriteTimeout:      2 * time.Minute,
+				IdleTimeout:       2 * time.Minute,
+				MaxHeaderBytes:    64 << 10,
+				ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+			}
+			adminSrv := &http.Server{Handler: n.CA.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+			errc := make(chan error, 2)
+			go func() { errc <- public.Serve(ln) }()
+			go func() { errc <- adminSrv.Serve(admin) }()
+			go n.CA.RunCRLs(ctx, time.Hour, func(err error) { logger.Error("CRL refresh", "err", err) })
+
+			base := "http://" + ln.Addr().String()
+			fmt.Fprintf(out, "serving on %s\n", base)
+			fmt.Fprintf(out, "  CA bundle  %s/ca/bundle.pem\n  OCSP       %s/ocsp\n  TSA        %s/tsa\n  CRL        %s/crl/citizen-ca.crl\n  admin      %s\n",
+				base, base, base, base, n.AdminSocket())
+
+			select {
+			case <-ctx.Done():
+			case err := <-errc:
+				if !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+			}
+			shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			adminSrv.Shutdown(shutdown)
+			err = public.Shutdown(shutdown)
+			os.Remove(n.AdminSocket())
+			fmt.Fprintln(out, "stopped")
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to serve HTTP on")
+	cfg = caFlags(cmd)
+	return cmd
+}
+
+// listenAdmin listens on the admin socket, owner-only. A socket file left by
+// a server that died is removed; one that answers means another server runs.
+func listenAdmin(path string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another thiqa serve answers on %s", path)
+	}
+	os.Remove(path)
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	return ln, nil
+}

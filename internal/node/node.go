@@ -1,0 +1,124 @@
+// Package node opens a Thiqa node: the data directory with its key custody,
+// store and trust services, opened together the same way by every command.
+// It also composes the HTTP handler that `thiqa serve` serves. It may import
+// every service package; only cmd/thiqa imports it.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/thiqa/thiqa/ca"
+	"github.com/thiqa/thiqa/hsm"
+	"github.com/thiqa/thiqa/store"
+)
+
+// Options say where a node's data lives.
+type Options struct {
+	// Dir is the data directory (created 0700 when missing and Create is
+	// set).
+	Dir string
+	// KEKFile holds the software key-encryption key; default Dir/kek.
+	KEKFile string
+	// KEK, when set, is the key-encryption key in base64 (from THIQA_KEK)
+	// and KEKFile is not read.
+	KEK string
+	// Create allows creating the data directory, the KEK and the key
+	// ceremony when they are missing.
+	Create bool
+	// CA configures a key ceremony run by Open; ignored when one exists.
+	CA ca.Config
+	// Clock, when set, replaces time.Now (tests).
+	Clock func() time.Time
+}
+
+// Node is an open data directory.
+type Node struct {
+	Dir   string
+	Keys  hsm.Custody
+	Store *store.Bolt
+	CA    *ca.Service
+}
+
+// Created reports what Open made that did not exist before.
+type Created struct {
+	Dir, KEK, Ceremony bool
+}
+
+// ErrLocked means another process (a running `thiqa serve`) holds the store.
+var ErrLocked = errors.New("the store is in use by another thiqa process")
+
+// Open opens (and with Create, initialises) the node in opts.Dir.
+func Open(ctx context.Context, opts Options) (*Node, Created, error) {
+	var created Created
+	if opts.Dir == "" {
+		return nil, created, errors.New("open node: no data directory")
+	}
+	if _, err := os.Stat(opts.Dir); errors.Is(err, os.ErrNotExist) {
+		if !opts.Create {
+			return nil, created, fmt.Errorf("open node: data directory %s does not exist (run thiqa init)", opts.Dir)
+		}
+		created.Dir = true
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, created, fmt.Errorf("open node: %w", err)
+	}
+	kekFile := opts.KEKFile
+	if kekFile == "" {
+		kekFile = filepath.Join(opts.Dir, "kek")
+	}
+	kek, kekCreated, err := hsm.LoadKEK(kekFile, opts.KEK, opts.Create)
+	if err != nil {
+		return nil, created, fmt.Errorf("open node: %w", err)
+	}
+	created.KEK = kekCreated
+	keys, err := hsm.OpenSoftware(filepath.Join(opts.Dir, "keys"), kek, nil)
+	clear(kek)
+	if err != nil {
+		return nil, created, fmt.Errorf("open node: %w", err)
+	}
+	st, err := store.OpenBolt(filepath.Join(opts.Dir, "thiqa.db"))
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, created, fmt.Errorf("open node %s: %w", opts.Dir, ErrLocked)
+		}
+		return nil, created, fmt.Errorf("open node: %w", err)
+	}
+	n := &Node{Dir: opts.Dir, Keys: keys, Store: st}
+	caOpts := ca.Options{Clock: opts.Clock}
+	n.CA, err = ca.Open(ctx, keys, st, caOpts)
+	if errors.Is(err, ca.ErrNotInitialized) && opts.Create {
+		n.CA, err = ca.Init(ctx, opts.CA, keys, st, caOpts)
+		created.Ceremony = err == nil
+	}
+	if err != nil {
+		st.Close()
+		return nil, created, fmt.Errorf("open node: %w", err)
+	}
+	return n, created, nil
+}
+
+// Close closes the store.
+func (n *Node) Close() error { return n.Store.Close() }
+
+// AdminSocket is the path of the node's local admin socket.
+func (n *Node) AdminSocket() string { return AdminSocket(n.Dir) }
+
+// AdminSocket is the path of the admin socket of the data directory dir.
+func AdminSocket(dir string) string { return filepath.Join(dir, "admin.sock") }
+
+// Handler is everything `thiqa serve` answers on its public address.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", n.CA.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	return mux
+}
