@@ -3,6 +3,7 @@ package appearance
 import (
 	"bytes"
 	"fmt"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 )
 
 // pinnedTime is the signing time of all test stamps.
@@ -46,7 +50,7 @@ func writeTestPDF(t *testing.T, st *Stamp, w, h float64, path string) {
 		})
 	}
 	pw, ph := w+40, h+40
-	page := fmt.Sprintf("q 1 0 0 1 20 20 cm /Stamp Do Q\n")
+	page := "q 1 0 0 1 20 20 cm /Stamp Do Q\n"
 	obj(1, "<< /Type /Catalog /Pages 2 0 R >>", nil)
 	obj(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>", nil)
 	obj(3, fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] "+
@@ -95,6 +99,29 @@ func run(t *testing.T, name string, args ...string) string {
 // put spaces between glyphs.
 func squash(s string) string {
 	return strings.Join(strings.Fields(s), "")
+}
+
+// decodeQR reads the QR code in a rendered page.
+func decodeQR(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("open rendering: %v", err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("decode rendering: %v", err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatalf("binarize rendering: %v", err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("decode QR code: %v", err)
+	}
+	return res.GetText()
 }
 
 func TestStampWithTools(t *testing.T) {
@@ -177,8 +204,12 @@ func TestStampWithTools(t *testing.T) {
 			prefix := filepath.Join(dir, tc.name)
 			run(t, pdftoppm, "-png", "-r", "100", "-singlefile", pdf, prefix)
 			png := prefix + ".png"
-			if fi, err := os.Stat(png); err != nil || fi.Size() == 0 {
-				t.Fatalf("no rendering: %v", err)
+			// Decode at print resolution: at 100 dpi the modules of a
+			// small stamp are under two pixels.
+			hires := prefix + "-300"
+			run(t, pdftoppm, "-png", "-r", "300", "-singlefile", pdf, hires)
+			if got := decodeQR(t, hires+".png"); got != tc.opts.VerifyURL {
+				t.Errorf("QR code in rendering = %q, want %q", got, tc.opts.VerifyURL)
 			}
 			if a := os.Getenv("THIQA_ARTIFACTS"); a != "" {
 				for _, f := range []string{png, pdf} {

@@ -185,20 +185,7 @@ func components(data []byte) ([]int, error) {
 			return nil, fmt.Errorf("parse composite glyph: %w", errFont)
 		}
 		offs = append(offs, p+2)
-		p += 4
-		if flags&argsAreWords != 0 {
-			p += 4
-		} else {
-			p += 2
-		}
-		switch {
-		case flags&haveScale != 0:
-			p += 2
-		case flags&haveXYScale != 0:
-			p += 4
-		case flags&haveTwoByTwo != 0:
-			p += 8
-		}
+		p = componentEnd(data, p)
 		if p > len(data) {
 			return nil, fmt.Errorf("parse composite glyph: %w", errFont)
 		}
@@ -216,6 +203,69 @@ type subsetGlyph struct {
 	adv  uint16 // advance width in font units, for hmtx and /W
 }
 
+// weHaveInstructions marks a composite glyph followed by instructions.
+const weHaveInstructions = 0x0100
+
+// stripInstructions returns a copy of a glyph without its hinting
+// instructions. PDF viewers rasterise embedded fonts unhinted or
+// auto-hinted, and DejaVu's instructions are close to half of its glyph
+// bytes; without them the font needs no fpgm, prep or cvt table either.
+func stripInstructions(data []byte) ([]byte, error) {
+	nc, ok := be16(data, 0)
+	if !ok {
+		return nil, nil // empty glyph
+	}
+	if int16(nc) < 0 {
+		return stripCompositeInstructions(data)
+	}
+	p := 10 + 2*int(nc)
+	n, ok := be16(data, p)
+	if !ok || p+2+int(n) > len(data) {
+		return nil, fmt.Errorf("parse simple glyph: %w", errFont)
+	}
+	out := make([]byte, 0, len(data)-int(n))
+	out = append(out, data[:p]...)
+	out = append(out, 0, 0)
+	return append(out, data[p+2+int(n):]...), nil
+}
+
+func stripCompositeInstructions(data []byte) ([]byte, error) {
+	offs, err := components(data)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), data...)
+	last := offs[len(offs)-1] - 2 // flags of the last component
+	flags := binary.BigEndian.Uint16(out[last:])
+	if flags&weHaveInstructions == 0 {
+		return out, nil
+	}
+	binary.BigEndian.PutUint16(out[last:], flags&^weHaveInstructions)
+	end := componentEnd(out, last)
+	return out[:end], nil
+}
+
+// componentEnd returns the offset after the component record at p, whose
+// bounds components has already checked.
+func componentEnd(data []byte, p int) int {
+	flags := binary.BigEndian.Uint16(data[p:])
+	p += 4
+	if flags&argsAreWords != 0 {
+		p += 4
+	} else {
+		p += 2
+	}
+	switch {
+	case flags&haveScale != 0:
+		p += 2
+	case flags&haveXYScale != 0:
+		p += 4
+	case flags&haveTwoByTwo != 0:
+		p += 8
+	}
+	return p
+}
+
 // subset builds a TrueType font holding only the given glyphs, renumbered in
 // order: new glyph i is glyphs[i]; glyphs[0] must be .notdef. Components of
 // composite glyphs are appended and their references rewritten. It returns
@@ -228,7 +278,10 @@ func (f *sfnt) subset(glyphs []subsetGlyph) ([]byte, []subsetGlyph, error) {
 		if i > 4*maxGlyphsPerStamp {
 			return nil, nil, fmt.Errorf("subset font: too many glyphs: %w", errFont)
 		}
-		data := f.glyph(glyphs[i].src)
+		data, err := stripInstructions(f.glyph(glyphs[i].src))
+		if err != nil {
+			return nil, nil, err
+		}
 		offs, err := components(data)
 		if err != nil {
 			return nil, nil, err
@@ -258,8 +311,8 @@ func (f *sfnt) subset(glyphs []subsetGlyph) ([]byte, []subsetGlyph, error) {
 }
 
 // assemble writes the subset font file: glyf, loca (long), hmtx for the
-// new glyph order, updated head/hhea/maxp, a format 3 post table, and the
-// hinting tables unchanged.
+// new glyph order, updated head/hhea/maxp, a format 3 post table, an empty
+// cmap and OS/2.
 func (f *sfnt) assemble(glyphs []subsetGlyph, glyf []byte, loca []uint32) []byte {
 	n := len(glyphs)
 	tables := map[string][]byte{"glyf": glyf}
@@ -297,12 +350,29 @@ func (f *sfnt) assemble(glyphs []subsetGlyph, glyf []byte, loca []uint32) []byte
 	}
 	tables["post"] = post
 
-	for _, tag := range []string{"cvt ", "fpgm", "prep", "OS/2"} {
+	tables["cmap"] = emptyCmap
+
+	for _, tag := range []string{"OS/2"} {
 		if t := f.tables[tag]; t != nil {
 			tables[tag] = t
 		}
 	}
 	return writeSFNT(tables)
+}
+
+// emptyCmap is a cmap table with one Windows Unicode (3,1) format 4
+// subtable that maps no character: the PDF addresses glyphs by CID through
+// /CIDToGIDMap /Identity, but font loaders insist on a cmap table.
+var emptyCmap = []byte{
+	0, 0, 0, 1, // version, numTables
+	0, 3, 0, 1, 0, 0, 0, 12, // platform 3, encoding 1, offset
+	0, 4, 0, 24, 0, 0, // format 4, length, language
+	0, 2, 0, 2, 0, 0, 0, 0, // segCountX2, searchRange, entrySelector, rangeShift
+	0xFF, 0xFF, // endCode
+	0, 0, // reservedPad
+	0xFF, 0xFF, // startCode
+	0, 1, // idDelta
+	0, 0, // idRangeOffset
 }
 
 // writeSFNT lays out the tables with a sorted directory and checksums.
