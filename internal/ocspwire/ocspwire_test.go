@@ -40,6 +40,7 @@ func readPEMCert(t testing.TB, name string) *x509.Certificate {
 	block, _ := pem.Decode(readTestdata(t, name))
 	if block == nil {
 		t.Fatalf("%s: no PEM block", name)
+		return nil
 	}
 	c, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {

@@ -2,8 +2,12 @@ package tsp
 
 import (
 	"bytes"
+	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/digitorus/timestamp"
 )
@@ -23,20 +28,24 @@ func TestOpenSSLRoundTrip(t *testing.T) {
 	tests := []struct {
 		key, hash      string
 		nonce, certReq bool
+		accuracy       time.Duration
 	}{
-		{"p256", "sha256", true, true},
-		{"p256", "sha256", false, false},
-		{"p256", "sha256", true, false},
-		{"p256", "sha256", false, true},
-		{"p256", "sha384", true, true},
-		{"p256", "sha384", false, false},
-		{"p256", "sha512", true, true},
-		{"p256", "sha512", false, false},
-		{"p384", "sha256", true, true},
-		{"p384", "sha512", true, false},
-		{"p521", "sha384", true, true},
-		{"rsa", "sha256", true, true},
-		{"rsa", "sha512", false, false},
+		{"p256", "sha256", true, true, 1500 * time.Millisecond},
+		{"p256", "sha384", true, true, 250 * time.Microsecond},
+		{"p256", "sha512", false, true, 20 * time.Millisecond},
+		{"p256", "sha256", true, true, 0},
+		{"p256", "sha256", false, false, 0},
+		{"p256", "sha256", true, false, 0},
+		{"p256", "sha256", false, true, 0},
+		{"p256", "sha384", true, true, 0},
+		{"p256", "sha384", false, false, 0},
+		{"p256", "sha512", true, true, 0},
+		{"p256", "sha512", false, false, 0},
+		{"p384", "sha256", true, true, 0},
+		{"p384", "sha512", true, false, 0},
+		{"p521", "sha384", true, true, 0},
+		{"rsa", "sha256", true, true, 0},
+		{"rsa", "sha512", false, false, 0},
 	}
 	for _, tc := range tests {
 		name := tc.key + "/" + tc.hash
@@ -46,9 +55,12 @@ func TestOpenSSLRoundTrip(t *testing.T) {
 		if tc.certReq {
 			name += "/cert"
 		}
+		if tc.accuracy != 0 {
+			name += "/" + tc.accuracy.String()
+		}
 		t.Run(name, func(t *testing.T) {
 			p := newPKI(t, tc.key)
-			srv := httptest.NewServer(newAuthority(t, p, Options{}))
+			srv := httptest.NewServer(newAuthority(t, p, Options{Accuracy: tc.accuracy}))
 			defer srv.Close()
 			dir := t.TempDir()
 			data := filepath.Join(dir, "data.bin")
@@ -76,7 +88,7 @@ func TestOpenSSLRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			text := run(t, openssl, "ts", "-reply", "-in", reply, "-text")
-			for _, want := range []string{"Status: Granted.", "Policy OID: 1.3.6.1.4.1.99999.1.2.1", "Hash Algorithm: " + tc.hash, "Accuracy: 0x01 seconds", "TSA: DirName:"} {
+			for _, want := range []string{"Status: Granted.", "Policy OID: 1.3.6.1.4.1.99999.1.2.1", "Hash Algorithm: " + tc.hash, "Accuracy: " + opensslAccuracy(tc.accuracy), "TSA: DirName:"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("openssl ts -reply output lacks %q:\n%s", want, text)
 				}
@@ -86,9 +98,27 @@ func TestOpenSSLRoundTrip(t *testing.T) {
 			}
 			run(t, openssl, "ts", "-verify", "-data", data, "-in", reply, "-CAfile", root, "-untrusted", untrusted)
 			run(t, openssl, "ts", "-verify", "-queryfile", query, "-in", reply, "-CAfile", root, "-untrusted", untrusted)
-			crossCheck(t, resp, q, p, tc.certReq)
+			crossCheck(t, resp, q, p, tc.certReq, tc.accuracy)
 		})
 	}
+}
+
+// opensslAccuracy is how openssl ts -reply -text prints an accuracy.
+func opensslAccuracy(d time.Duration) string {
+	if d == 0 {
+		d = time.Second
+	}
+	part := func(v time.Duration, unit string) string {
+		if v == 0 {
+			return "unspecified " + unit
+		}
+		h := fmt.Sprintf("%X", int64(v))
+		if len(h)%2 == 1 {
+			h = "0" + h
+		}
+		return "0x" + h + " " + unit
+	}
+	return part(d/time.Second, "seconds") + ", " + part(d%time.Second/time.Millisecond, "millis") + ", " + part(d%time.Millisecond/time.Microsecond, "micros")
 }
 
 func post(t *testing.T, url string, body []byte) []byte {
@@ -110,7 +140,7 @@ func post(t *testing.T, url string, body []byte) []byte {
 
 // crossCheck parses resp with github.com/digitorus/timestamp (which checks
 // the CMS signature when certificates are present) and with ParseResponse.
-func crossCheck(t *testing.T, resp, query []byte, p *testPKI, certReq bool) {
+func crossCheck(t *testing.T, resp, query []byte, p *testPKI, certReq bool, accuracy time.Duration) {
 	t.Helper()
 	req, err := ParseRequest(query)
 	if err != nil {
@@ -123,7 +153,16 @@ func crossCheck(t *testing.T, resp, query []byte, p *testPKI, certReq bool) {
 	if !bytes.Equal(ts.HashedMessage, req.HashedMessage) || ts.HashAlgorithm != req.HashAlgorithm {
 		t.Errorf("digitorus imprint = %v %x, want %v %x", ts.HashAlgorithm, ts.HashedMessage, req.HashAlgorithm, req.HashedMessage)
 	}
-	if !ts.Time.Equal(testNow.Truncate(1e9)) || !ts.Policy.Equal(testPolicy) || ts.Accuracy != 1e9 {
+	res := time.Second
+	switch {
+	case accuracy == 0:
+		accuracy = time.Second
+	case accuracy < time.Millisecond:
+		res = time.Microsecond
+	case accuracy < time.Second:
+		res = time.Millisecond
+	}
+	if !ts.Time.Equal(testNow.Truncate(res)) || !ts.Policy.Equal(testPolicy) || ts.Accuracy != accuracy {
 		t.Errorf("digitorus time %v policy %v accuracy %v", ts.Time, ts.Policy, ts.Accuracy)
 	}
 	if (req.Nonce == nil) != (ts.Nonce == nil) || req.Nonce != nil && req.Nonce.Cmp(ts.Nonce) != 0 {
@@ -157,5 +196,29 @@ func checkESS(t *testing.T, token []byte, tsu *x509.Certificate) {
 	ess := append([]byte{0x04, 0x20}, h[:]...)
 	if !bytes.Contains(token, ess) {
 		t.Errorf("token lacks ESSCertIDv2 hash of the TSU certificate")
+	}
+}
+
+// TestOpenSSLToken checks a token from Authority.Token, as a signer embeds
+// it, with openssl ts -verify -token_in.
+func TestOpenSSLToken(t *testing.T) {
+	openssl := lookTool(t, "openssl")
+	for _, kind := range []string{"p256", "p384", "rsa"} {
+		t.Run(kind, func(t *testing.T) {
+			p := newPKI(t, kind)
+			a := newAuthority(t, p, Options{})
+			digest := sha256.Sum256([]byte("signature value of " + kind))
+			token, err := a.Token(context.Background(), crypto.SHA256, digest[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			tok, root := filepath.Join(dir, "token.der"), filepath.Join(dir, "root.pem")
+			if err := os.WriteFile(tok, token, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			writePEM(t, root, p.root)
+			run(t, openssl, "ts", "-verify", "-digest", hex.EncodeToString(digest[:]), "-token_in", "-in", tok, "-CAfile", root)
+		})
 	}
 }

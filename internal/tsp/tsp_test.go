@@ -13,11 +13,13 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -447,5 +449,44 @@ func TestToken(t *testing.T) {
 	}
 	if _, err := a.Token(context.Background(), crypto.SHA1, make([]byte, 20)); err == nil {
 		t.Error("Token accepted SHA-1")
+	}
+}
+
+// TestConcurrent issues tokens from many goroutines with a Rand that is not
+// safe for concurrent use; run with -race. Serial numbers must not repeat.
+func TestConcurrent(t *testing.T) {
+	a := newAuthority(t, newPKI(t, "p256"), Options{Rand: mrand.NewChaCha8([32]byte{1, 2, 3})})
+	req := readTestdata(t, "sha256-nonce-cert.tsq")
+	const workers, each = 8, 25
+	serials := make(chan string, workers*each)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				der, err := a.Respond(context.Background(), req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp, err := ParseResponse(der)
+				if err != nil || resp.Status != StatusGranted {
+					t.Errorf("response %+v, %v", resp, err)
+					return
+				}
+				serials <- resp.Info.SerialNumber.String()
+			}
+		})
+	}
+	wg.Wait()
+	close(serials)
+	seen := map[string]bool{}
+	for s := range serials {
+		if seen[s] {
+			t.Fatalf("serial %s repeated", s)
+		}
+		seen[s] = true
+	}
+	if len(seen) != workers*each {
+		t.Errorf("%d serials, want %d", len(seen), workers*each)
 	}
 }
