@@ -32,6 +32,13 @@ type testEnv struct {
 
 func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
+	return newEnv(t, testNow)
+}
+
+// newEnv makes a ceremony in a temporary directory with the clock pinned at
+// start (and movable through env.now).
+func newEnv(t testing.TB, start time.Time) *testEnv {
+	t.Helper()
 	dir := t.TempDir()
 	kek := make([]byte, hsm.KEKSize)
 	rand.Read(kek)
@@ -45,7 +52,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	env := &testEnv{store: st, keys: keys, dir: dir}
-	now := testNow
+	now := start
 	env.now = &now
 	svc, err := Init(context.Background(), DefaultConfig(), keys, st, Options{Clock: func() time.Time { return *env.now }})
 	if err != nil {
