@@ -356,7 +356,7 @@ func (a *Authority) Respond(ctx context.Context, der []byte) (resp []byte, err e
 		}
 		return rejection(re), nil
 	}
-	token, err := a.issue(ctx, req)
+	resp, err = a.issue(ctx, req, true)
 	if err != nil {
 		var re *RequestError
 		if errors.As(err, &re) {
@@ -364,7 +364,7 @@ func (a *Authority) Respond(ctx context.Context, der []byte) (resp []byte, err e
 		}
 		return rejection(reqErr(FailSystemFailure, "internal error")), err
 	}
-	return granted(token), nil
+	return resp, nil
 }
 
 // Token returns a time-stamp token (a DER ContentInfo holding SignedData)
@@ -377,10 +377,12 @@ func (a *Authority) Token(ctx context.Context, h crypto.Hash, digest []byte) ([]
 		return nil, fmt.Errorf("time-stamp token: %w", reqErr(FailBadAlg, "unsupported hash or digest length"))
 	}
 	imprint := mustBuild(func(b *cryptobyte.Builder) { addImprint(b, oid, digest) })
-	return a.issue(ctx, &Request{HashAlgorithm: h, HashedMessage: digest, CertReq: true, imprint: imprint})
+	return a.issue(ctx, &Request{HashAlgorithm: h, HashedMessage: digest, CertReq: true, imprint: imprint}, false)
 }
 
-func (a *Authority) issue(ctx context.Context, req *Request) ([]byte, error) {
+// issue signs a token for req and returns it, wrapped in a granted
+// TimeStampResp when asResponse is set.
+func (a *Authority) issue(ctx context.Context, req *Request, asResponse bool) ([]byte, error) {
 	policyDER, err := a.policyFor(req.Policy)
 	if err != nil {
 		return nil, err
@@ -410,7 +412,7 @@ func (a *Authority) issue(ctx context.Context, req *Request) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issue time-stamp: %w: %w", ErrSign, err)
 	}
-	return a.token(req.CertReq, tstInfo, signed, sig)
+	return a.encode(asResponse, req.CertReq, tstInfo, signed, sig)
 }
 
 func (a *Authority) signRand() io.Reader {
@@ -458,7 +460,7 @@ func (a *Authority) serial() (*big.Int, error) {
 }
 
 func (a *Authority) tstInfo(req *Request, policyDER []byte, serial *big.Int, now time.Time) ([]byte, error) {
-	var b cryptobyte.Builder
+	b := cryptobyte.NewBuilder(make([]byte, 0, 64+len(policyDER)+len(req.imprint)+len(a.accuracyDER)+len(req.rawNonce)+len(a.tsaNameDER)))
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1Int64(1)
 		b.AddBytes(policyDER)
@@ -515,9 +517,33 @@ func (a *Authority) signedAttributes(tstInfo []byte) ([]byte, error) {
 	})
 }
 
-// token assembles the ContentInfo holding the SignedData.
-func (a *Authority) token(withCerts bool, tstInfo, signedAttrs, sig []byte) ([]byte, error) {
-	var b cryptobyte.Builder
+// encode assembles the ContentInfo holding the SignedData, inside a granted
+// TimeStampResp when asResponse is set, in one buffer.
+func (a *Authority) encode(asResponse, withCerts bool, tstInfo, signedAttrs, sig []byte) ([]byte, error) {
+	size := len(tstInfo) + len(signedAttrs) + len(sig) + len(a.sidDER) + 128
+	if withCerts {
+		size += len(a.certsDER)
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, size))
+	if asResponse {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddBytes(grantedStatus)
+			a.addToken(b, withCerts, tstInfo, signedAttrs, sig)
+		})
+	} else {
+		a.addToken(b, withCerts, tstInfo, signedAttrs, sig)
+	}
+	der, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("issue time-stamp: encode token: %w", err)
+	}
+	return der, nil
+}
+
+// grantedStatus is the DER PKIStatusInfo of a granted response.
+var grantedStatus = []byte{0x30, 0x03, 0x02, 0x01, byte(StatusGranted)}
+
+func (a *Authority) addToken(b *cryptobyte.Builder, withCerts bool, tstInfo, signedAttrs, sig []byte) {
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ContentInfo
 		b.AddASN1ObjectIdentifier(oidSignedData)
 		b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
@@ -539,11 +565,6 @@ func (a *Authority) token(withCerts bool, tstInfo, signedAttrs, sig []byte) ([]b
 			})
 		})
 	})
-	der, err := b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("issue time-stamp: encode token: %w", err)
-	}
-	return der, nil
 }
 
 func (a *Authority) addSignerInfo(b *cryptobyte.Builder, signedAttrs, sig []byte) {
@@ -557,16 +578,6 @@ func (a *Authority) addSignerInfo(b *cryptobyte.Builder, signedAttrs, sig []byte
 		b.AddBytes(a.sigAlgDER)
 		b.AddASN1OctetString(sig)
 	})
-}
-
-// granted returns a granted TimeStampResp carrying token.
-func granted(token []byte) []byte {
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(StatusGranted)) })
-		b.AddBytes(token)
-	})
-	return b.BytesOrPanic()
 }
 
 // rejection returns a rejection TimeStampResp for e.
