@@ -151,3 +151,9 @@ func pdfsig(t testing.TB, path string, wantSigs int, total bool) string {
 	}
 	return s
 }
+
+// pdfcpuNow is the clock of PKIs whose output pdfcpu checks: pdfcpu asks
+// the OCSP responder live and checks the answer against the wall clock,
+// so these PKIs are pinned to the start of the test instead of
+// testpki.DefaultNow.
+func pdfcpuNow() time.Time { return time.Now().UTC().Truncate(time.Second) }

@@ -268,11 +268,13 @@ func (p *PKI) serveOCSP(w http.ResponseWriter, r *http.Request) {
 	tmpl := ocsp.Response{
 		Status:       ocsp.Good,
 		SerialNumber: req.SerialNumber,
-		ThisUpdate:   p.Now,
-		NextUpdate:   p.Now.Add(24 * time.Hour),
-		ProducedAt:   p.Now,
-		Certificate:  p.OCSPResponder,
-		IssuerHash:   req.HashAlgorithm,
+		// x/crypto/ocsp sets producedAt to the wall clock truncated to the
+		// minute; thisUpdate must not follow it when Now is the wall clock.
+		ThisUpdate:  p.Now.Add(-time.Minute).Truncate(time.Minute),
+		NextUpdate:  p.Now.Add(24 * time.Hour),
+		ProducedAt:  p.Now,
+		Certificate: p.OCSPResponder,
+		IssuerHash:  req.HashAlgorithm,
 	}
 	p.mu.Lock()
 	at, revoked := p.revoked[req.SerialNumber.String()]
