@@ -90,7 +90,7 @@ func (l *layout) fitText(sh *shaper, specs []lineSpec) []placedLine {
 		if em := p.line.width / l.upem; em*want > textW {
 			p.size = math.Max(floor, textW/em)
 			if em*p.size > textW {
-				p.text, p.line = l.truncate(sh, sp, textW/p.size)
+				p.text, p.line = l.truncate(sh, sp, em, textW/p.size)
 			}
 		}
 		slot := want * lineGap
@@ -116,7 +116,7 @@ func (sp lineSpec) direction() bidi.Direction {
 
 // truncate finds the longest prefix of the line that, with an ellipsis,
 // fits in maxEm ems, by binary search over the number of runes kept.
-func (l *layout) truncate(sh *shaper, sp lineSpec, maxEm float64) (string, line) {
+func (l *layout) truncate(sh *shaper, sp lineSpec, fullEm, maxEm float64) (string, line) {
 	runes := []rune(sp.text)
 	make1 := func(k int) []rune {
 		r := append([]rune(nil), runes[:k]...)
@@ -127,7 +127,9 @@ func (l *layout) truncate(sh *shaper, sp lineSpec, maxEm float64) (string, line)
 	}
 	best := make1(0)
 	bestLine := sh.shape(best, sp.direction())
-	lo, hi := 1, len(runes)-1
+	// A prefix keeping twice its share of the width is already too long
+	// unless its characters are much narrower than the rest.
+	lo, hi := 1, min(len(runes)-1, int(2*float64(len(runes))*maxEm/fullEm)+8)
 	for lo <= hi {
 		mid := (lo + hi) / 2
 		cand := make1(mid)

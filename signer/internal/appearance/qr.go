@@ -2,6 +2,7 @@ package appearance
 
 import (
 	"fmt"
+	"strconv"
 
 	"rsc.io/qr"
 )
@@ -68,5 +69,5 @@ func (q *qrCode) draw(b []byte, x, y, side float64) []byte {
 }
 
 func appendInt(b []byte, v int) []byte {
-	return num(b, float64(v))
+	return strconv.AppendInt(b, int64(v), 10)
 }

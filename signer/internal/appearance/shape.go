@@ -267,7 +267,7 @@ func (s *shaper) clusterTexts(text []rune, gs []shaping.Glyph, it item, rtl bool
 	texts := make([]string, len(gs))
 	starts := make([]int, 0, len(gs))
 	for _, g := range gs {
-		starts = append(starts, g.ClusterIndex)
+		starts = append(starts, g.TextIndex())
 	}
 	sort.Ints(starts)
 	next := func(c int) int {
@@ -279,10 +279,10 @@ func (s *shaper) clusterTexts(text []rune, gs []shaping.Glyph, it item, rtl bool
 	}
 	for i := 0; i < len(gs); {
 		j := i
-		for j < len(gs) && gs[j].ClusterIndex == gs[i].ClusterIndex {
+		for j < len(gs) && gs[j].TextIndex() == gs[i].TextIndex() {
 			j++
 		}
-		c := gs[i].ClusterIndex
+		c := gs[i].TextIndex()
 		lo, hi := clamp(c, it.start, it.end), clamp(next(c), it.start, it.end)
 		s.assign(texts[i:j], gs[i:j], text[lo:hi], rtl)
 		i = j
