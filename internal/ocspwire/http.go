@@ -46,6 +46,10 @@ func readGet(r *http.Request, prefix string, limit int64) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("read OCSP request: %w: path outside %q", ErrBadEncoding, prefix)
 	}
+	if !strings.HasSuffix(prefix, "/") {
+		// prefix "/ocsp" serves "/ocsp/<base64>".
+		rest = strings.TrimPrefix(rest, "/")
+	}
 	if int64(len(rest)) > 3*(4*limit/3+4) { // each byte escaped at most as %XX
 		return nil, fmt.Errorf("read OCSP request: %w", ErrTooLarge)
 	}
@@ -98,6 +102,22 @@ func readPost(r *http.Request, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read OCSP request: %w", ErrTooLarge)
 	}
 	return der, nil
+}
+
+// Mount returns a handler that sends requests whose path starts with prefix
+// to ocsp, untouched, and all others to next (typically an
+// *http.ServeMux). An http.ServeMux redirects paths holding "//", which
+// unescaped base64 GET requests may contain (RFC 6960 appendix A.1 asks
+// clients to URL-escape, not all do); mounting the OCSP handler in front of
+// the mux avoids that.
+func Mount(prefix string, ocsp, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.EscapedPath(), prefix) {
+			ocsp.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // HTTPStatus maps an error of [ReadRequest] to an HTTP status code: 405,

@@ -155,3 +155,40 @@ func TestHTTPStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestMount(t *testing.T) {
+	odd := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} // "////////"
+	ocspHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		der, err := ReadRequest(r, "/ocsp", 0)
+		if err != nil {
+			http.Error(w, err.Error(), HTTPStatus(err))
+			return
+		}
+		_, _ = w.Write(der)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/ocsp/", ocspHandler)
+	mux.HandleFunc("/other", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("other")) })
+	tests := []struct {
+		name       string
+		h          http.Handler
+		target     string
+		wantStatus int
+		wantBody   []byte
+	}{
+		{"mux alone redirects", mux, "/ocsp/" + base64.StdEncoding.EncodeToString(odd), http.StatusTemporaryRedirect, nil},
+		{"mounted", Mount("/ocsp/", ocspHandler, mux), "/ocsp/" + base64.StdEncoding.EncodeToString(odd), http.StatusOK, odd},
+		{"mounted without slash", Mount("/ocsp", ocspHandler, mux), "/ocsp/" + base64.StdEncoding.EncodeToString(odd), http.StatusOK, odd},
+		{"mounted escaped", Mount("/ocsp/", ocspHandler, mux), "/ocsp/" + url.PathEscape(base64.StdEncoding.EncodeToString(odd)), http.StatusOK, odd},
+		{"others go to next", Mount("/ocsp/", ocspHandler, mux), "/other", http.StatusOK, []byte("other")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			tc.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, tc.target, nil))
+			if w.Code != tc.wantStatus || tc.wantBody != nil && !bytes.Equal(w.Body.Bytes(), tc.wantBody) {
+				t.Errorf("status %d body %q, want %d %q", w.Code, w.Body, tc.wantStatus, tc.wantBody)
+			}
+		})
+	}
+}
