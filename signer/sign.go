@@ -29,6 +29,8 @@ const (
 	LevelBLTA              // B-LTA: plus a document time-stamp
 )
 
+const defaultHash = crypto.SHA256
+
 var levelNames = [...]string{"B-B", "B-T", "B-LT", "B-LTA"}
 
 // String returns "B-B", "B-T", "B-LT" or "B-LTA".
@@ -124,7 +126,7 @@ func (o *Options) check() error {
 		return fmt.Errorf("%w: no signer certificate", ErrOptions)
 	}
 	if o.Hash == 0 {
-		o.Hash = crypto.SHA256
+		o.Hash = defaultHash
 	}
 	if o.Level < LevelBB || o.Level > LevelBLTA {
 		return fmt.Errorf("%w: level %v", ErrOptions, o.Level)
