@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -219,6 +220,69 @@ func TestOpenSSLToken(t *testing.T) {
 			}
 			writePEM(t, root, p.root)
 			run(t, openssl, "ts", "-verify", "-digest", hex.EncodeToString(digest[:]), "-token_in", "-in", tok, "-CAfile", root)
+		})
+	}
+}
+
+// TestDigitorusClient answers requests made by github.com/digitorus/timestamp
+// (the client of github.com/digitorus/pdfsign) and parses the replies back
+// with it, which verifies the CMS signature.
+func TestDigitorusClient(t *testing.T) {
+	p := newPKI(t, "p256")
+	a := newAuthority(t, p, Options{})
+	tests := []struct {
+		name string
+		opts timestamp.RequestOptions
+	}{
+		{"sha256", timestamp.RequestOptions{Hash: crypto.SHA256}},
+		{"sha384 certs", timestamp.RequestOptions{Hash: crypto.SHA384, Certificates: true}},
+		{"sha512 nonce certs policy", timestamp.RequestOptions{Hash: crypto.SHA512, Certificates: true, Nonce: big.NewInt(424242), TSAPolicyOID: testPolicy}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := timestamp.CreateRequest(strings.NewReader("pdf bytes"), &tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := a.Respond(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			crossCheck(t, resp, q, p, tc.opts.Certificates, 0)
+		})
+	}
+}
+
+// TestOpenSSLRejection checks that openssl reads our rejections: status
+// and failure info.
+func TestOpenSSLRejection(t *testing.T) {
+	openssl := lookTool(t, "openssl")
+	a := newAuthority(t, newPKI(t, "p256"), Options{})
+	tests := []struct {
+		name, query, want string
+	}{
+		{"sha1", "sha1.tsq", "Failure info: unrecognized or unsupported algorithm identifier"},
+		{"policy", "sha256-policy.tsq", "Failure info: the requested TSA policy is not supported by the TSA"},
+		{"garbage", "", "Failure info: the data submitted has the wrong format"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := []byte("garbage")
+			if tc.query != "" {
+				q = readTestdata(t, tc.query)
+			}
+			resp, err := a.Respond(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reply := filepath.Join(t.TempDir(), "r.tsr")
+			if err := os.WriteFile(reply, resp, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			text := run(t, openssl, "ts", "-reply", "-in", reply, "-text")
+			if !strings.Contains(text, "Status: Rejected.") || !strings.Contains(text, tc.want) {
+				t.Errorf("openssl ts -reply output lacks %q:\n%s", tc.want, text)
+			}
 		})
 	}
 }
