@@ -490,3 +490,22 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("%d serials, want %d", len(seen), workers*each)
 	}
 }
+
+func TestServeHTTPInternalFailure(t *testing.T) {
+	p := newPKI(t, "p256")
+	var got error
+	a, err := New(failingSigner{p.key}, p.tsu, nil, Options{Policy: testPolicy, Clock: fixedClock, OnError: func(err error) { got = err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodPost, "/tsa", bytes.NewReader(readTestdata(t, "sha256-nonce-cert.tsq")))
+	r.Header.Set("Content-Type", ContentTypeQuery)
+	w := httptest.NewRecorder()
+	a.ServeHTTP(w, r)
+	if w.Code != http.StatusInternalServerError || w.Header().Get("Content-Type") != ContentTypeProblem {
+		t.Errorf("status %d type %q, want 500 problem", w.Code, w.Header().Get("Content-Type"))
+	}
+	if !errors.Is(got, ErrSign) {
+		t.Errorf("OnError got %v, want ErrSign", got)
+	}
+}
