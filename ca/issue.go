@@ -1,7 +1,6 @@
 package ca
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -26,8 +25,9 @@ type Request struct {
 type approved struct {
 	profile Profile
 	issuer  *authority
-	tmpl    *x509.Certificate
 	tbs     []byte // the linted TBSCertificate
+	sigAlg  []byte // DER AlgorithmIdentifier of the signature
+	sig     sigSpec
 }
 
 // Issue checks req against its profile, lints the certificate, signs it with
@@ -87,6 +87,13 @@ func ParseCSR(b []byte) (*x509.CertificateRequest, error) {
 }
 
 // check builds the certificate of req and runs every check on it.
+//
+// The TBSCertificate is made once, by crypto/x509 with a fast P-256 key
+// under a copy of the issuer that carries that key (the template names the
+// issuer's signature algorithm, so the TBS is exactly what the issuer will
+// sign). The copy that zlint reads carries a signature by a throwaway key on
+// the issuer's own curve, since Mozilla's lints read the signature's
+// encoding.
 func (s *Service) check(req Request) (*approved, error) {
 	if err := checkKey(req.PublicKey); err != nil {
 		return nil, err
@@ -110,32 +117,48 @@ func (s *Service) check(req Request) (*approved, error) {
 	if tmpl.SerialNumber, err = randomSerial(s.opts.rand()); err != nil {
 		return nil, err
 	}
-	// Sign a copy with a throwaway key under a copy of the issuer that
-	// carries the throwaway public key, then lint it.
-	tk, err := s.throwaway(issuer.cert.PublicKey)
+	sig, err := signatureOf(issuer.cert.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	tmpl.SignatureAlgorithm = sig.alg
+	tbsKey, lintKey, err := s.throwaway(issuer.cert.PublicKey)
 	if err != nil {
 		return nil, err
 	}
 	fakeIssuer := *issuer.cert
-	fakeIssuer.PublicKey = tk.Public()
-	der, err := x509.CreateCertificate(s.opts.rand(), tmpl, &fakeIssuer, req.PublicKey, tk)
+	fakeIssuer.PublicKey = tbsKey.Public()
+	der, err := x509.CreateCertificate(s.opts.rand(), tmpl, &fakeIssuer, req.PublicKey, tbsKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProfile, err)
 	}
-	if err := lintDER(der); err != nil {
-		return nil, err
-	}
-	linted, err := x509.ParseCertificate(der)
+	tbs, sigAlg, err := splitCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("lint copy: %w", err)
 	}
-	return &approved{profile: req.Profile, issuer: issuer, tmpl: tmpl, tbs: linted.RawTBSCertificate}, nil
+	lintSig, err := lintKey.Sign(s.opts.rand(), sig.digest(tbs), sig.hash)
+	if err != nil {
+		return nil, fmt.Errorf("lint copy: %w", err)
+	}
+	lintDERCopy, err := assembleCertificate(tbs, sigAlg, lintSig)
+	if err != nil {
+		return nil, fmt.Errorf("lint copy: %w", err)
+	}
+	if err := lintDER(lintDERCopy); err != nil {
+		return nil, err
+	}
+	return &approved{profile: req.Profile, issuer: issuer, tbs: tbs, sigAlg: sigAlg, sig: sig}, nil
 }
 
-// issue signs an approved template with the real CA key, checks that the
-// result is exactly what was linted, and stores it before returning it.
+// issue signs an approved TBSCertificate with the real CA key, verifies the
+// signature (a faulty signer must not produce a certificate), and stores the
+// certificate before returning it.
 func (s *Service) issue(ctx context.Context, ok *approved) (*x509.Certificate, error) {
-	der, err := x509.CreateCertificate(s.opts.rand(), ok.tmpl, ok.issuer.cert, ok.tmpl.PublicKey, ok.issuer.key)
+	signature, err := ok.issuer.key.Sign(s.opts.rand(), ok.sig.digest(ok.tbs), ok.sig.hash)
+	if err != nil {
+		return nil, fmt.Errorf("sign certificate: %w", err)
+	}
+	der, err := assembleCertificate(ok.tbs, ok.sigAlg, signature)
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
 	}
@@ -143,8 +166,8 @@ func (s *Service) issue(ctx context.Context, ok *approved) (*x509.Certificate, e
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
 	}
-	if !bytes.Equal(cert.RawTBSCertificate, ok.tbs) {
-		return nil, fmt.Errorf("sign certificate: signed TBS differs from the linted one")
+	if err := cert.CheckSignatureFrom(ok.issuer.cert); err != nil {
+		return nil, fmt.Errorf("sign certificate: the CA key's signature does not verify: %w", err)
 	}
 	rec := store.Certificate{
 		Serial:    SerialString(cert.SerialNumber),

@@ -3,28 +3,42 @@ package ca
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/x509"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
 	zl "github.com/zmap/zlint/v3/lint"
 )
 
-// lint runs every zlint lint on cert and refuses any error, warning or
-// fatal result.
+// lint runs zlint on cert and refuses any error, warning or fatal result.
 func lint(cert *x509.Certificate) error {
 	return lintDER(cert.Raw)
 }
+
+// lintRegistry is every zlint lint but one:
+// e_cert_issued_by_compromised_emudhra_ca verifies each certificate's
+// signature with the keys of another PKI's compromised CAs. Thiqa's issuers
+// are its own ceremony's keys, and that check alone cost more than every
+// other lint together (a P-384 verification per certificate).
+var lintRegistry = sync.OnceValues(func() (zl.Registry, error) {
+	return zl.GlobalRegistry().Filter(zl.FilterOptions{ExcludeNames: []string{"e_cert_issued_by_compromised_emudhra_ca"}})
+})
 
 func lintDER(der []byte) error {
 	zc, err := zx509.ParseCertificate(der)
 	if err != nil {
 		return fmt.Errorf("%w: zlint cannot parse the certificate: %v", ErrLint, err)
 	}
-	rs := zlint.LintCertificate(zc)
+	reg, err := lintRegistry()
+	if err != nil {
+		return fmt.Errorf("%w: zlint registry: %v", ErrLint, err)
+	}
+	rs := zlint.LintCertificateEx(zc, reg)
 	var findings []string
 	for name, r := range rs.Results {
 		if r.Status == zl.Warn || r.Status == zl.Error || r.Status == zl.Fatal {
@@ -42,27 +56,34 @@ func lintDER(der []byte) error {
 	return nil
 }
 
-// throwaway returns the throwaway key on the same curve as the issuer's
-// key, generating it on first use. It lives in memory for the life of the
-// process and certifies nothing anyone will see.
-func (s *Service) throwaway(issuer crypto.PublicKey) (crypto.Signer, error) {
+// throwaway returns the in-memory keys that make the copies zlint checks: a
+// P-256 key that lets crypto/x509 build the TBSCertificate cheaply, and a
+// key on the issuer's curve that signs the copy. They live for the life of
+// the process and certify nothing anyone will see.
+func (s *Service) throwaway(issuer crypto.PublicKey) (tbs, lint crypto.Signer, err error) {
 	pub, ok := issuer.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("lint: issuer key type %T not supported", issuer)
+		return nil, nil, fmt.Errorf("lint: issuer key type %T not supported", issuer)
 	}
-	name := pub.Curve.Params().Name
 	s.lintKeys.mu.Lock()
 	defer s.lintKeys.mu.Unlock()
-	if k, ok := s.lintKeys.keys[name]; ok {
-		return k, nil
-	}
-	k, err := ecdsa.GenerateKey(pub.Curve, s.opts.rand())
-	if err != nil {
-		return nil, fmt.Errorf("lint: throwaway key: %w", err)
-	}
 	if s.lintKeys.keys == nil {
 		s.lintKeys.keys = map[string]crypto.Signer{}
 	}
-	s.lintKeys.keys[name] = k
-	return k, nil
+	get := func(c elliptic.Curve) (crypto.Signer, error) {
+		if k, ok := s.lintKeys.keys[c.Params().Name]; ok {
+			return k, nil
+		}
+		k, err := ecdsa.GenerateKey(c, s.opts.rand())
+		if err != nil {
+			return nil, fmt.Errorf("lint: throwaway key: %w", err)
+		}
+		s.lintKeys.keys[c.Params().Name] = k
+		return k, nil
+	}
+	if tbs, err = get(elliptic.P256()); err != nil {
+		return nil, nil, err
+	}
+	lint, err = get(pub.Curve)
+	return tbs, lint, err
 }

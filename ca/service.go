@@ -172,8 +172,8 @@ func (s *Service) changed(serial string) {
 	}
 }
 
-// lintKeys are the throwaway keys, one per algorithm, that sign the
-// certificate copies zlint checks before the real signature.
+// lintKeys are the throwaway keys, one per curve, that sign the certificate
+// copies zlint checks before the real signature.
 type lintKeys struct {
 	mu   sync.Mutex
 	keys map[string]crypto.Signer // by curve name
