@@ -112,37 +112,29 @@ type widgetSpec struct {
 // catalog. It returns the catalog as updated (already set in u).
 func addField(u *update, rd *pdf.Reader, st *docState, sigRef pdf.Ref, w widgetSpec) (pdf.Dict, error) {
 	pages, err := rd.Pages()
-	if err != nil {
+	if err != nil && w.rect != ([4]float64{}) {
 		return nil, err
 	}
-	if w.page < 0 || w.page >= len(pages) {
+	if err == nil && (w.page < 0 || w.page >= len(pages)) {
 		return nil, fmt.Errorf("%w: page %d of %d", ErrOptions, w.page+1, len(pages))
 	}
-	page := pages[w.page]
 	widget := pdf.Dict{
 		"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Widget"), "FT": pdf.Name("Sig"),
-		"T": pdf.String(w.name), "V": sigRef, "P": page.Ref, "F": pdf.Int(132),
+		"T": pdf.String(w.name), "V": sigRef, "F": pdf.Int(132),
 		"Rect": pdf.Array{pdf.Real(w.rect[0]), pdf.Real(w.rect[1]), pdf.Real(w.rect[2]), pdf.Real(w.rect[3])},
 	}
 	if w.ap != (pdf.Ref{}) {
 		widget["AP"] = pdf.Dict{"N": w.ap}
 	}
 	wref := u.add(widget)
-
-	// Page /Annots: extend the array object when it is indirect.
-	pd := page.Dict.Clone()
-	if ar, ok := pd["Annots"].(pdf.Ref); ok {
-		arr, err := rd.GetArray(ar)
-		if err != nil {
-			return nil, fmt.Errorf("read page /Annots: %w", err)
+	// An invisible signature on a document whose page tree is broken (a
+	// loop, a direct kid, an unreadable node) is not attached to a page:
+	// the field in /AcroForm is what validators read.
+	if err == nil {
+		if err := attachWidget(u, rd, pages[w.page], widget, wref); err != nil {
+			return nil, err
 		}
-		u.set(ar, append(append(pdf.Array(nil), arr...), wref))
-	} else {
-		arr, _ := pd["Annots"].(pdf.Array)
-		pd["Annots"] = append(append(pdf.Array(nil), arr...), wref)
-		u.set(page.Ref, pd)
 	}
-
 	cat := st.catalog.Clone()
 	af := st.acroForm.Clone()
 	if af == nil {
@@ -191,4 +183,23 @@ func textString(s string) pdf.String {
 		b = append(b, byte(c>>8), byte(c))
 	}
 	return pdf.String(b)
+}
+
+// attachWidget adds the widget to the page's /Annots, extending the array
+// object when /Annots is indirect.
+func attachWidget(u *update, rd *pdf.Reader, page pdf.Page, widget pdf.Dict, wref pdf.Ref) error {
+	widget["P"] = page.Ref
+	pd := page.Dict.Clone()
+	if ar, ok := pd["Annots"].(pdf.Ref); ok {
+		arr, err := rd.GetArray(ar)
+		if err != nil {
+			return fmt.Errorf("read page /Annots: %w", err)
+		}
+		u.set(ar, append(append(pdf.Array(nil), arr...), wref))
+		return nil
+	}
+	arr, _ := pd["Annots"].(pdf.Array)
+	pd["Annots"] = append(append(pdf.Array(nil), arr...), wref)
+	u.set(page.Ref, pd)
+	return nil
 }

@@ -248,6 +248,21 @@ func (p *PKI) issue(t testing.TB, parent *x509.Certificate, parentKey, key crypt
 	return c
 }
 
+// OCSPResponse returns a DER OCSP response for cert (issued by the issuing
+// CA), made in process as the OCSP server would answer.
+func (p *PKI) OCSPResponse(cert *x509.Certificate) ([]byte, error) {
+	return p.ocspResponse(cert.SerialNumber, crypto.SHA1)
+}
+
+// CRL returns the current DER CRL of issuer (p.CA or p.Root).
+func (p *PKI) CRL(issuer *x509.Certificate) ([]byte, error) {
+	key := p.CAKey
+	if issuer.Equal(p.Root) {
+		key = p.RootKey
+	}
+	return p.crl(issuer, key)
+}
+
 func (p *PKI) serveOCSP(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	var err error
@@ -265,26 +280,7 @@ func (p *PKI) serveOCSP(w http.ResponseWriter, r *http.Request) {
 		w.Write(ocsp.MalformedRequestErrorResponse)
 		return
 	}
-	tmpl := ocsp.Response{
-		Status:       ocsp.Good,
-		SerialNumber: req.SerialNumber,
-		// x/crypto/ocsp sets producedAt to the wall clock truncated to the
-		// minute; thisUpdate must not follow it when Now is the wall clock.
-		ThisUpdate:  p.Now.Add(-time.Minute).Truncate(time.Minute),
-		NextUpdate:  p.Now.Add(24 * time.Hour),
-		ProducedAt:  p.Now,
-		Certificate: p.OCSPResponder,
-		IssuerHash:  req.HashAlgorithm,
-	}
-	p.mu.Lock()
-	at, revoked := p.revoked[req.SerialNumber.String()]
-	p.mu.Unlock()
-	if revoked {
-		tmpl.Status = ocsp.Revoked
-		tmpl.RevokedAt = at
-		tmpl.RevocationReason = ocsp.KeyCompromise
-	}
-	resp, err := ocsp.CreateResponse(p.CA, p.OCSPResponder, tmpl, p.OCSPKey)
+	resp, err := p.ocspResponse(req.SerialNumber, req.HashAlgorithm)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -293,7 +289,40 @@ func (p *PKI) serveOCSP(w http.ResponseWriter, r *http.Request) {
 	w.Write(resp)
 }
 
+func (p *PKI) ocspResponse(serial *big.Int, h crypto.Hash) ([]byte, error) {
+	tmpl := ocsp.Response{
+		Status:       ocsp.Good,
+		SerialNumber: serial,
+		// x/crypto/ocsp sets producedAt to the wall clock truncated to the
+		// minute; thisUpdate must not follow it when Now is the wall clock.
+		ThisUpdate:  p.Now.Add(-time.Minute).Truncate(time.Minute),
+		NextUpdate:  p.Now.Add(24 * time.Hour),
+		ProducedAt:  p.Now,
+		Certificate: p.OCSPResponder,
+		IssuerHash:  h,
+	}
+	p.mu.Lock()
+	at, revoked := p.revoked[serial.String()]
+	p.mu.Unlock()
+	if revoked {
+		tmpl.Status = ocsp.Revoked
+		tmpl.RevokedAt = at
+		tmpl.RevocationReason = ocsp.KeyCompromise
+	}
+	return ocsp.CreateResponse(p.CA, p.OCSPResponder, tmpl, p.OCSPKey)
+}
+
 func (p *PKI) serveCRL(w http.ResponseWriter, issuer *x509.Certificate, key crypto.Signer) {
+	crl, err := p.crl(issuer, key)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Write(crl)
+}
+
+func (p *PKI) crl(issuer *x509.Certificate, key crypto.Signer) ([]byte, error) {
 	p.mu.Lock()
 	var entries []x509.RevocationListEntry
 	for s, at := range p.revoked {
@@ -301,18 +330,12 @@ func (p *PKI) serveCRL(w http.ResponseWriter, issuer *x509.Certificate, key cryp
 		entries = append(entries, x509.RevocationListEntry{SerialNumber: n, RevocationTime: at})
 	}
 	p.mu.Unlock()
-	crl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+	return x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number:                    big.NewInt(p.Now.Unix()),
 		ThisUpdate:                p.Now,
 		NextUpdate:                p.Now.Add(7 * 24 * time.Hour),
 		RevokedCertificateEntries: entries,
 	}, issuer, key)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/pkix-crl")
-	w.Write(crl)
 }
 
 func ecKey(t testing.TB, c elliptic.Curve) crypto.Signer {

@@ -1,0 +1,172 @@
+package signer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	dpdf "github.com/digitorus/pdf"
+	psign "github.com/digitorus/pdfsign/sign"
+	pverify "github.com/digitorus/pdfsign/verify"
+	"github.com/thiqa/thiqa/internal/testpki"
+)
+
+// TestPdfsignVerifies checks that the peer's verify package accepts our
+// B-B and B-T signatures.
+func TestPdfsignVerifies(t *testing.T) {
+	p := testpki.New(t, nil)
+	for _, xs := range []bool{false, true} {
+		in := makePDF(t, 3000, xs)
+		for _, level := range []Level{LevelBB, LevelBT} {
+			t.Run(fmt.Sprintf("%v/xrefstream=%v", level, xs), func(t *testing.T) {
+				out := signBytes(t, in, p.SignerKey, options(p, level))
+				opts := pverify.DefaultVerifyOptions()
+				opts.AllowUntrustedRoots = true
+				opts.RequiredEKUs = nil
+				resp, err := pverify.VerifyWithOptions(bytes.NewReader(out), int64(len(out)), opts)
+				if err != nil {
+					t.Fatalf("pdfsign verify: %v", err)
+				}
+				if resp.Error != "" || len(resp.Signers) != 1 || !resp.Signers[0].ValidSignature {
+					t.Fatalf("pdfsign verify: %+v", resp)
+				}
+				if level == LevelBT && resp.Signers[0].TimeStamp == nil {
+					t.Fatal("pdfsign verify: no time-stamp")
+				}
+			})
+		}
+	}
+}
+
+// pdfsignSign signs with the peer; it recovers from the peer's panics.
+func pdfsignSign(in []byte, p *testpki.PKI, w io.Writer) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("pdfsign panicked: %v", r)
+		}
+	}()
+	rdr, err := dpdf.NewReader(bytes.NewReader(in), int64(len(in)))
+	if err != nil {
+		return err
+	}
+	return psign.Sign(bytes.NewReader(in), w, rdr, int64(len(in)), psign.SignData{
+		Signature: psign.SignDataSignature{
+			CertType: psign.ApprovalSignature,
+			Info:     psign.SignDataSignatureInfo{Name: "Test", Reason: "Approval", Location: "Amman", Date: p.Now},
+		},
+		Signer: p.SignerKey, DigestAlgorithm: defaultHash, Certificate: p.Signer,
+		CertificateChains: [][]*x509.Certificate{append([]*x509.Certificate{p.Signer}, p.Chain()...)},
+	})
+}
+
+// TestSignsWhatPdfsignSigns checks that every corpus input the peer signs,
+// we sign too.
+func TestSignsWhatPdfsignSigns(t *testing.T) {
+	p := testpki.New(t, nil)
+	files, _ := filepath.Glob(filepath.Join(corpusDir(t), "inputs", "*", "*.pdf"))
+	peer, ours := 0, 0
+	for _, f := range files {
+		in, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pdfsignSign(in, p, io.Discard) != nil {
+			continue
+		}
+		peer++
+		var out bytes.Buffer
+		if err := Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, p.SignerKey, options(p, LevelBB)); err != nil {
+			if name := filepath.Base(f); refused[name] != nil {
+				t.Logf("%s: pdfsign signs it, we refuse: %v", name, err)
+				continue
+			}
+			t.Errorf("%s: pdfsign signs it, we do not: %v", filepath.Base(f), err)
+			continue
+		}
+		ours++
+	}
+	t.Logf("pdfsign signs %d of %d corpus inputs; we sign %d of those", peer, len(files), ours)
+}
+
+// benchInput is a 1 MB PDF.
+func benchInput(b *testing.B) []byte {
+	b.Helper()
+	return makePDF(b, 1<<20, false)
+}
+
+func BenchmarkSHA256_1MB(b *testing.B) {
+	in := benchInput(b)
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		sha256.Sum256(in)
+	}
+}
+
+func BenchmarkSignBB_1MB(b *testing.B) {
+	p := testpki.New(b, nil)
+	in := benchInput(b)
+	o := options(p, LevelBB)
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if err := Sign(context.Background(), bytes.NewReader(in), int64(len(in)), io.Discard, p.SignerKey, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPdfsignBB_1MB(b *testing.B) {
+	p := testpki.New(b, nil)
+	in := benchInput(b)
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if err := pdfsignSign(in, p, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSignBLT_1MB(b *testing.B) {
+	p := testpki.New(b, nil)
+	in := benchInput(b)
+	o := options(p, LevelBLT)
+	o.Revocation = inProcessRevocation(b, p)
+	b.SetBytes(int64(len(in)))
+	var times []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if err := Sign(context.Background(), bytes.NewReader(in), int64(len(in)), io.Discard, p.SignerKey, o); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(start))
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
+}
+
+// inProcessRevocation answers from the test PKI without HTTP: OCSP for
+// certificates issued by the issuing CA, the root's CRL for the CA.
+func inProcessRevocation(t testing.TB, p *testpki.PKI) RevocationSource {
+	t.Helper()
+	return revocationFunc(func(ctx context.Context, cert, issuer *x509.Certificate) (*Revocation, error) {
+		if issuer.Equal(p.Root) {
+			crl, err := p.CRL(p.Root)
+			return &Revocation{CRLs: [][]byte{crl}}, err
+		}
+		resp, err := p.OCSPResponse(cert)
+		return &Revocation{OCSP: [][]byte{resp}, Certs: []*x509.Certificate{p.OCSPResponder}}, err
+	})
+}
+
+type revocationFunc func(ctx context.Context, cert, issuer *x509.Certificate) (*Revocation, error)
+
+func (f revocationFunc) Revocation(ctx context.Context, cert, issuer *x509.Certificate) (*Revocation, error) {
+	return f(ctx, cert, issuer)
+}
