@@ -42,6 +42,9 @@ func newCACmd(g *globals) *cobra.Command {
 		Long: `ca operates the certificate authority of the data directory. When thiqa serve
 runs on it, the commands go through the server's admin socket; otherwise they
 open the data directory themselves.`,
+		Example: `  thiqa ca list --issuer citizen-ca
+  thiqa ca revoke 4f1c09a2… --reason keyCompromise
+  thiqa ca crl org-ca --out org-ca.crl.pem`,
 	}
 	cmd.AddCommand(newCAListCmd(g), newCAShowCmd(g), newCARevokeCmd(g), newCAReleaseCmd(g), newCACRLCmd(g), newCAIssueCmd(g))
 	return cmd
