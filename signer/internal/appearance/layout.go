@@ -90,7 +90,7 @@ func (l *layout) fitText(sh *shaper, specs []lineSpec) []placedLine {
 		if em := p.line.width / l.upem; em*want > textW {
 			p.size = math.Max(floor, textW/em)
 			if em*p.size > textW {
-				p.text, p.line = l.truncate(sh, sp, em, textW/p.size)
+				p.text, p.line = l.truncate(sh, sp, p.line, textW/p.size)
 			}
 		}
 		slot := want * lineGap
@@ -115,8 +115,11 @@ func (sp lineSpec) direction() bidi.Direction {
 }
 
 // truncate finds the longest prefix of the line that, with an ellipsis,
-// fits in maxEm ems, by binary search over the number of runes kept.
-func (l *layout) truncate(sh *shaper, sp lineSpec, fullEm, maxEm float64) (string, line) {
+// fits in maxEm ems. The widths of the clusters of the full line give the
+// prefix widths; since shaping at the cut may differ a little (an Arabic
+// letter takes its final form), candidates are shaped from the estimate
+// downwards until one fits.
+func (l *layout) truncate(sh *shaper, sp lineSpec, full line, maxEm float64) (string, line) {
 	runes := []rune(sp.text)
 	make1 := func(k int) []rune {
 		r := append([]rune(nil), runes[:k]...)
@@ -125,22 +128,35 @@ func (l *layout) truncate(sh *shaper, sp lineSpec, fullEm, maxEm float64) (strin
 		}
 		return append(r, []rune(ellipsis)...)
 	}
-	best := make1(0)
-	bestLine := sh.shape(best, sp.direction())
-	// A prefix keeping twice its share of the width is already too long
-	// unless its characters are much narrower than the rest.
-	lo, hi := 1, min(len(runes)-1, int(2*float64(len(runes))*maxEm/fullEm)+8)
-	for lo <= hi {
-		mid := (lo + hi) / 2
-		cand := make1(mid)
-		cl := sh.shape(cand, sp.direction())
-		if cl.width/l.upem <= maxEm {
-			best, bestLine, lo = cand, cl, mid+1
-		} else {
-			hi = mid - 1
+	prefix := make([]float64, len(runes)+1) // prefix[k]: width of runes[:k]
+	for _, g := range full.glyphs {
+		if g.cluster >= 0 && g.cluster < len(runes) {
+			prefix[g.cluster+1] += g.adv
 		}
 	}
-	return string(best), bestLine
+	for k := 1; k < len(prefix); k++ {
+		prefix[k] += prefix[k-1]
+	}
+	ell := sh.shape([]rune(ellipsis), sp.direction()).width
+	limit := maxEm * l.upem
+	k := len(runes) - 1
+	for k > 0 && prefix[k]+ell > limit {
+		k--
+	}
+	for tries := 0; k > 0 && tries < 16; k, tries = k-1, tries+1 {
+		cand := make1(k)
+		if cl := sh.shape(cand, sp.direction()); cl.width <= limit {
+			return string(cand), cl
+		}
+	}
+	for ; k > 0; k -= max(1, k/4) {
+		cand := make1(k)
+		if cl := sh.shape(cand, sp.direction()); cl.width <= limit {
+			return string(cand), cl
+		}
+	}
+	cand := make1(0)
+	return string(cand), sh.shape(cand, sp.direction())
 }
 
 // glyphKey identifies a glyph of the subset: the same source glyph standing
@@ -149,6 +165,7 @@ type glyphKey struct {
 	gid  int
 	text string
 	w    uint16
+	dy   int16
 }
 
 // glyphSet assigns CIDs (glyph indexes of the subset) in order of use.
@@ -166,13 +183,14 @@ func newGlyphSet(ttf *sfnt) *glyphSet {
 }
 
 func (gs *glyphSet) cid(g glyph) int {
-	k := glyphKey{g.gid, g.text, g.w}
+	dy := int16(max(-4096, min(4096, math.Round(g.yOff))))
+	k := glyphKey{g.gid, g.text, g.w, dy}
 	if c, ok := gs.cids[k]; ok {
 		return c
 	}
 	c := len(gs.list)
 	gs.cids[k] = c
-	gs.list = append(gs.list, subsetGlyph{src: g.gid, text: g.text, adv: g.w})
+	gs.list = append(gs.list, subsetGlyph{src: g.gid, text: g.text, adv: g.w, dy: dy})
 	return c
 }
 
@@ -197,9 +215,10 @@ func (l *layout) content(ttf *sfnt, gs *glyphSet, qrc *qrCode, lines []placedLin
 	return b
 }
 
-// drawLine writes one line as TJ arrays, placing each glyph where the
+// drawLine writes one line as a TJ array, placing each glyph where the
 // shaper put it: advances differing from the font's widths become TJ
-// adjustments, vertical offsets (Arabic marks) become text rise.
+// adjustments; vertical offsets (Arabic marks) are in the glyphs themselves
+// (see [shifted]).
 func (l *layout) drawLine(b []byte, ttf *sfnt, gs *glyphSet, p placedLine) []byte {
 	b = append(b, "/F1 "...)
 	b = num(b, p.size)
@@ -209,42 +228,20 @@ func (l *layout) drawLine(b []byte, ttf *sfnt, gs *glyphSet, p placedLine) []byt
 	b = num(b, p.x)
 	b = append(b, ' ')
 	b = num(b, p.y)
-	b = append(b, " Tm\n"...)
+	b = append(b, " Tm\n["...)
 	k := 1000 / l.upem // font units to text space thousandths
-	pen, cursor, rise := 0.0, 0.0, 0.0
-	open := false
+	cursor := 0.0
 	for _, g := range p.line.glyphs {
-		if g.yOff != rise {
-			if open {
-				b = append(b, "] TJ\n"...)
-				open = false
-			}
-			rise = g.yOff
-			b = num(b, rise*p.size/l.upem)
-			b = append(b, " Ts\n"...)
-		}
-		if !open {
-			b = append(b, '[')
-			open = true
-		}
-		want := (pen + g.xOff) * k
+		want := (g.x + g.xOff) * k
 		if d := cursor - want; math.Abs(d) >= 0.05 {
 			b = num1(b, d)
 		}
-		c := gs.cid(g)
 		b = append(b, '<')
-		b = hex4(b, c)
+		b = hex4(b, gs.cid(g))
 		b = append(b, '>')
 		cursor = want + width1000(ttf, g.w)
-		pen += g.adv
 	}
-	if open {
-		b = append(b, "] TJ\n"...)
-	}
-	if rise != 0 {
-		b = append(b, "0 Ts\n"...)
-	}
-	return b
+	return append(b, "] TJ\n"...)
 }
 
 // width1000 is an advance in font units in thousandths of an em, as

@@ -136,6 +136,10 @@ func TestStampWithTools(t *testing.T) {
 		name string
 		opts Options
 		want []string // substrings of the extracted text (spaces ignored)
+		// poppler's own reordering: words of lines that mix directions
+		// or carry Arabic marks (harakat) come out of line; only want is
+		// checked for those
+		onlyWant bool
 	}{
 		{
 			name: "lam-alef",
@@ -155,7 +159,7 @@ func TestStampWithTools(t *testing.T) {
 			opts: Options{Width: 240, Height: 80, NameArabic: "محمد ٣ أحمد 2026",
 				NameLatin: "Mohammad III Ahmad 2026", Reason: "Invoice 42 / فاتورة 42",
 				VerifyURL: "https://verify.thiqa.jo/s/42"},
-			want: []string{"Mohammad III Ahmad 2026", "Invoice 42"},
+			want: []string{"محمد", "أحمد", "Mohammad III Ahmad 2026", "Invoice 42"},
 		},
 		{
 			name: "long-names",
@@ -165,6 +169,13 @@ func TestStampWithTools(t *testing.T) {
 				Reason:     "Long names must shrink and then end with an ellipsis",
 				VerifyURL:  "https://verify.thiqa.jo/s/" + strings.Repeat("a", 80)},
 			want: []string{"Abdulrahman bin", "…"},
+		},
+		{
+			name: "diacritics",
+			opts: Options{Width: 220, Height: 80, NameArabic: "مُحَمَّد عَبْدُ الإِلَٰه", NameLatin: "Muhammad Abd al-Ilah",
+				VerifyURL: "https://verify.thiqa.jo/s/3"},
+			want:     []string{"Muhammad Abd al-Ilah", "الإِ"},
+			onlyWant: true,
 		},
 		{
 			name: "tall",
@@ -194,6 +205,9 @@ func TestStampWithTools(t *testing.T) {
 			// Lines mixing directions come out in an order of poppler's
 			// choosing; each word must come out whole, in logical order.
 			for _, l := range st.Text() {
+				if tc.onlyWant {
+					break
+				}
 				for _, w := range strings.Fields(strings.ReplaceAll(l, ellipsis, " ")) {
 					if !strings.Contains(squash(text), w) {
 						t.Errorf("word %q of drawn line %q not extracted:\n%s", w, l, text)

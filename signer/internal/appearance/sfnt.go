@@ -201,6 +201,7 @@ type subsetGlyph struct {
 	src  int
 	text string
 	adv  uint16 // advance width in font units, for hmtx and /W
+	dy   int16  // vertical shift of the outline, font units
 }
 
 // weHaveInstructions marks a composite glyph followed by instructions.
@@ -266,6 +267,32 @@ func componentEnd(data []byte, p int) int {
 	return p
 }
 
+// Composite glyph flags for a shifted copy.
+const (
+	argsAreXYValues = 0x0002
+)
+
+// shifted returns a composite glyph that draws glyph src moved up by dy.
+// Marks placed by the shaper (Arabic harakat) get such copies, so that the
+// content stream draws every glyph on the line's baseline: text rise would
+// put them on lines of their own for text extractors.
+func shifted(data []byte, src int, dy int16) []byte {
+	if len(data) < 10 {
+		return data // empty glyph: nothing to move
+	}
+	out := make([]byte, 20)
+	binary.BigEndian.PutUint16(out[0:], 0xFFFF) // numberOfContours -1
+	copy(out[2:4], data[2:4])
+	binary.BigEndian.PutUint16(out[4:], uint16(int16(binary.BigEndian.Uint16(data[4:]))+dy))
+	copy(out[6:8], data[6:8])
+	binary.BigEndian.PutUint16(out[8:], uint16(int16(binary.BigEndian.Uint16(data[8:]))+dy))
+	binary.BigEndian.PutUint16(out[10:], argsAreWords|argsAreXYValues)
+	binary.BigEndian.PutUint16(out[12:], uint16(src))
+	binary.BigEndian.PutUint16(out[14:], 0)
+	binary.BigEndian.PutUint16(out[16:], uint16(dy))
+	return out[:18]
+}
+
 // subset builds a TrueType font holding only the given glyphs, renumbered in
 // order: new glyph i is glyphs[i]; glyphs[0] must be .notdef. Components of
 // composite glyphs are appended and their references rewritten. It returns
@@ -281,6 +308,9 @@ func (f *sfnt) subset(glyphs []subsetGlyph) ([]byte, []subsetGlyph, error) {
 		data, err := stripInstructions(f.glyph(glyphs[i].src))
 		if err != nil {
 			return nil, nil, err
+		}
+		if glyphs[i].dy != 0 {
+			data = shifted(data, glyphs[i].src, glyphs[i].dy)
 		}
 		offs, err := components(data)
 		if err != nil {
@@ -341,6 +371,11 @@ func (f *sfnt) assemble(glyphs []subsetGlyph, glyf []byte, loca []uint32) []byte
 
 	maxp := append([]byte(nil), f.tables["maxp"]...)
 	binary.BigEndian.PutUint16(maxp[4:], uint16(n))
+	if len(maxp) >= 32 { // version 1.0: shifted copies add a level of nesting
+		elems := max(binary.BigEndian.Uint16(maxp[28:]), 1)
+		binary.BigEndian.PutUint16(maxp[28:], elems)
+		binary.BigEndian.PutUint16(maxp[30:], binary.BigEndian.Uint16(maxp[30:])+1)
+	}
 	tables["maxp"] = maxp
 
 	post := make([]byte, 32)

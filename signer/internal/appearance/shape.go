@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-fonts/dejavu/dejavusans"
@@ -76,8 +77,10 @@ func putShaper(s *shaper) { shaperPool.Put(s) }
 // glyph is one positioned glyph of a shaped line, in font units.
 type glyph struct {
 	gid        int
-	text       string // the characters this glyph stands for; "" for none
-	w          uint16 // width written in /W, font units
+	text       string  // the characters this glyph stands for; "" for none
+	w          uint16  // width written in /W, font units
+	cluster    int     // index of the first character of its cluster
+	x          float64 // pen position from the start of the line
 	adv        float64
 	xOff, yOff float64
 }
@@ -119,10 +122,15 @@ func (s *shaper) shape(text []rune, dir bidi.Direction) line {
 	}
 	reorder(items)
 	for _, it := range items {
+		start := len(out.glyphs)
 		out.glyphs = s.shapeItem(out.glyphs, text, it)
-	}
-	for _, g := range out.glyphs {
-		out.width += g.adv
+		itemWidth := 0.0
+		for i := range out.glyphs[start:] {
+			g := &out.glyphs[start+i]
+			itemWidth = max(itemWidth, g.x+g.adv)
+			g.x += out.width
+		}
+		out.width += itemWidth
 	}
 	return out
 }
@@ -216,21 +224,32 @@ func (s *shaper) shapeItem(dst []glyph, text []rune, it item) []glyph {
 		Script:    it.script,
 		Language:  lang,
 	})
-	texts := s.clusterTexts(text, out.Glyphs, it, d == di.DirectionRTL)
+	rtl := d == di.DirectionRTL
+	texts := s.clusterTexts(text, out.Glyphs, it, rtl)
+	gs := make([]glyph, len(out.Glyphs))
+	x := 0.0
 	for i, g := range out.Glyphs {
-		gl := glyph{
-			gid:  int(g.GlyphID),
-			text: texts[i],
-			w:    s.fd.ttf.advance(int(g.GlyphID)),
-			adv:  float64(g.Advance) / 64,
-			xOff: float64(g.XOffset) / 64,
-			yOff: float64(g.YOffset) / 64,
+		gs[i] = glyph{
+			gid:     int(g.GlyphID),
+			text:    texts[i],
+			cluster: g.TextIndex(),
+			w:       s.fd.ttf.advance(int(g.GlyphID)),
+			x:       x,
+			adv:     float64(g.Advance) / 64,
+			xOff:    float64(g.XOffset) / 64,
+			yOff:    float64(g.YOffset) / 64,
 		}
-		if d == di.DirectionRTL && utf8.RuneCountInString(gl.text) > 1 {
-			dst = s.splitLigature(dst, gl)
+		x += gs[i].adv
+	}
+	if !rtl {
+		return append(dst, gs...)
+	}
+	for _, g := range gs {
+		if utf8.RuneCountInString(g.text) > 1 {
+			dst = s.splitLigature(dst, g)
 			continue
 		}
-		dst = append(dst, gl)
+		dst = append(dst, g)
 	}
 	return dst
 }
@@ -250,7 +269,8 @@ func (s *shaper) splitLigature(dst []glyph, g glyph) []glyph {
 	part := g.adv / float64(n)
 	w := uint16(math.Round(part))
 	for k := 0; k < n; k++ {
-		p := glyph{gid: s.blank, text: string(runes[n-1-k]), w: w, adv: part}
+		p := glyph{gid: s.blank, text: string(runes[n-1-k]), w: w, adv: part,
+			x: g.x + float64(k)*part, cluster: g.cluster}
 		if k == 0 {
 			p.gid, p.xOff, p.yOff = g.gid, g.xOff, g.yOff
 		}
@@ -292,42 +312,50 @@ func (s *shaper) clusterTexts(text []rune, gs []shaping.Glyph, it item, rtl bool
 
 func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
 
-// assign maps the runes of one cluster to its glyphs (visual order).
+// assign maps the runes of one cluster to its glyphs (visual order). Base
+// characters go to advancing glyphs and marks to zero-width glyphs, each in
+// logical order, the last glyph of a kind taking what is left (a ligature
+// such as lam-alef, a mark glyph for shadda with fatha). A cluster with
+// glyphs of one kind only gives them all its characters in order.
 func (s *shaper) assign(texts []string, gs []shaping.Glyph, runes []rune, rtl bool) {
-	order := make([]int, len(gs)) // logical order of glyph indexes
-	for k := range order {
-		order[k] = k
+	var adv, zero []int // glyph indexes in logical order
+	for k := range gs {
 		if rtl {
-			order[k] = len(gs) - 1 - k
+			k = len(gs) - 1 - k
+		}
+		if gs[k].Advance != 0 {
+			adv = append(adv, k)
+		} else {
+			zero = append(zero, k)
 		}
 	}
-	used := make([]bool, len(runes))
-	for _, k := range order {
-		for ri, r := range runes {
-			if used[ri] {
-				continue
-			}
-			if g, ok := s.face.NominalGlyph(r); ok && g == gs[k].GlyphID {
-				texts[k] = string(r)
-				used[ri] = true
-				break
-			}
-		}
-	}
-	var rest []rune
-	for ri, r := range runes {
-		if !used[ri] {
-			rest = append(rest, r)
-		}
-	}
-	if len(rest) == 0 {
+	if len(adv) == 0 || len(zero) == 0 {
+		spread(texts, append(adv, zero...), runes)
 		return
 	}
-	for _, k := range order {
-		if texts[k] == "" {
-			texts[k] = string(rest)
-			return
+	var bases, marks []rune
+	for _, r := range runes {
+		if unicode.In(r, unicode.Mn, unicode.Me) {
+			marks = append(marks, r)
+		} else {
+			bases = append(bases, r)
 		}
 	}
-	texts[order[0]] += string(rest)
+	spread(texts, adv, bases)
+	spread(texts, zero, marks)
+}
+
+// spread gives runes[i] to glyph idx[i], the last glyph taking the rest.
+func spread(texts []string, idx []int, runes []rune) {
+	const maxRunesPerGlyph = 32 // bounds a CMap entry
+	for i, k := range idx {
+		if i >= len(runes) {
+			return
+		}
+		if i == len(idx)-1 {
+			texts[k] = string(runes[i:min(len(runes), i+maxRunesPerGlyph)])
+			return
+		}
+		texts[k] = string(runes[i])
+	}
 }

@@ -1,0 +1,70 @@
+package appearance
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/go-text/typesetting/bidi"
+)
+
+// TestShapeMapsEveryCharacter checks the glyph-to-text mapping behind
+// ToUnicode: read in reading order (right to left for Arabic), the texts of
+// the glyphs give back the input, each character once and in order.
+func TestShapeMapsEveryCharacter(t *testing.T) {
+	fd, err := theFont()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, text string
+		rtl        bool
+	}{
+		{"lam-alef", "سلامة", true},
+		{"lam-alef variants", "لأ لإ لآ لا", true},
+		{"allah", "عبد الله", true},
+		{"harakat", "مُحَمَّد عَبْدُ الإِلَٰه", true},
+		{"tanween", "رقمياً", true},
+		{"latin", "Abdullah Salameh Al-Khalayleh", false},
+		{"latin ligatures", "office affluent", false},
+		{"combining acute", "Jose\u0301", false},
+		{"missing glyphs", "王小明", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sh := getShaper(fd)
+			defer putShaper(sh)
+			dir := bidi.LeftToRight
+			if tc.rtl {
+				dir = bidi.RightToLeft
+			}
+			l := sh.shape([]rune(tc.text), dir)
+			gs := slices.Clone(l.glyphs)
+			if tc.rtl {
+				slices.Reverse(gs)
+			}
+			var b strings.Builder
+			for _, g := range gs {
+				b.WriteString(g.text)
+			}
+			if b.String() != tc.text {
+				t.Errorf("glyph texts give %q, want %q", b.String(), tc.text)
+			}
+			if l.rtl != tc.rtl {
+				t.Errorf("paragraph rtl = %v", l.rtl)
+			}
+		})
+	}
+}
+
+func TestReorderAppliesRuleL2(t *testing.T) {
+	items := []item{{start: 0, level: 0}, {start: 1, level: 1}, {start: 2, level: 2}, {start: 3, level: 1}, {start: 4, level: 0}}
+	reorder(items)
+	var got []int
+	for _, it := range items {
+		got = append(got, it.start)
+	}
+	if want := []int{0, 3, 2, 1, 4}; !slices.Equal(got, want) {
+		t.Errorf("visual order %v, want %v", got, want)
+	}
+}
