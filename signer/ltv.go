@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/digitorus/timestamp"
 	"github.com/thiqa/thiqa/signer/internal/pdf"
 )
 
@@ -25,18 +24,9 @@ type validationData struct {
 // collectValidationData fetches revocation data for every certificate of
 // the chains of certs (and of the TSA certificates in tokens), skipping
 // self-signed roots and OCSP responders with id-pkix-ocsp-nocheck.
-func collectValidationData(ctx context.Context, o *Options, certs []*x509.Certificate, tokens [][]byte) (*validationData, error) {
+func collectValidationData(ctx context.Context, o *Options, certs []*x509.Certificate) (*validationData, error) {
 	pool := append(append([]*x509.Certificate(nil), certs...), o.ExtraCertificates...)
-	var leaves []*x509.Certificate
-	leaves = append(leaves, certs...)
-	for _, tok := range tokens {
-		t, err := timestamp.Parse(tok)
-		if err != nil {
-			return nil, fmt.Errorf("%w: parse token: %v", ErrTimestamp, err)
-		}
-		pool = append(pool, t.Certificates...)
-		leaves = append(leaves, t.Certificates...)
-	}
+	leaves := certs
 	vd := &validationData{}
 	seen := map[[32]byte]bool{}
 	addCert := func(c *x509.Certificate) {
@@ -75,8 +65,12 @@ func collectValidationData(ctx context.Context, o *Options, certs []*x509.Certif
 	return vd, nil
 }
 
+// isSelfSigned reports whether c names itself as issuer: such a
+// certificate is a trust anchor and needs no revocation data. The
+// signature is not checked (validation does that); skipping it keeps an
+// expensive P-384 or RSA verification off the signing path.
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	return bytes.Equal(c.RawIssuer, c.RawSubject)
 }
 
 func hasExtension(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
@@ -88,9 +82,28 @@ func hasExtension(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
 	return false
 }
 
+// findIssuer returns the certificate of pool that issued c: the subject
+// and key identifier must match, and the signature is checked only when
+// several candidates do.
 func findIssuer(c *x509.Certificate, pool []*x509.Certificate) *x509.Certificate {
+	var cands []*x509.Certificate
 	for _, p := range pool {
-		if bytes.Equal(p.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(p) == nil {
+		if !bytes.Equal(p.RawSubject, c.RawIssuer) {
+			continue
+		}
+		if len(c.AuthorityKeyId) > 0 && len(p.SubjectKeyId) > 0 && !bytes.Equal(c.AuthorityKeyId, p.SubjectKeyId) {
+			continue
+		}
+		if len(cands) > 0 && cands[0].Equal(p) {
+			continue
+		}
+		cands = append(cands, p)
+	}
+	if len(cands) == 1 {
+		return cands[0]
+	}
+	for _, p := range cands {
+		if c.CheckSignatureFrom(p) == nil {
 			return p
 		}
 	}
@@ -98,8 +111,8 @@ func findIssuer(c *x509.Certificate, pool []*x509.Certificate) *x509.Certificate
 }
 
 // addValidationData appends a revision that adds (or extends) /DSS.
-func addValidationData(ctx context.Context, base io.ReaderAt, size int64, tail []byte, o *Options, certs []*x509.Certificate, tokens [][]byte) ([]byte, error) {
-	vd, err := collectValidationData(ctx, o, certs, tokens)
+func addValidationData(ctx context.Context, base io.ReaderAt, size int64, tail []byte, o *Options, certs, tsaCerts []*x509.Certificate) ([]byte, error) {
+	vd, err := collectValidationData(ctx, o, append(append([]*x509.Certificate(nil), certs...), tsaCerts...))
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +214,7 @@ func addDocTimestamp(ctx context.Context, base io.ReaderAt, size int64, tail []b
 	if err != nil {
 		return nil, err
 	}
-	tok, err := requestToken(ctx, o.Timestamper, o.Hash, digest)
+	tok, _, err := requestToken(ctx, o.Timestamper, o.Hash, digest)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/digitorus/pkcs7"
+	"github.com/digitorus/timestamp"
 	"github.com/thiqa/thiqa/signer/internal/pdf"
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -49,7 +50,14 @@ func Renew(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*Rene
 	if len(certs) == 0 && len(tokens) == 0 {
 		return nil, fmt.Errorf("%w: the document has no signature to renew", ErrOptions)
 	}
-	tail, err := addValidationData(ctx, r, size, nil, &o, certs, tokens)
+	for _, tok := range tokens {
+		t, err := timestamp.Parse(tok)
+		if err != nil {
+			return nil, fmt.Errorf("%w: parse embedded token: %v", ErrTimestamp, err)
+		}
+		certs = append(certs, t.Certificates...)
+	}
+	tail, err := addValidationData(ctx, r, size, nil, &o, certs, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"hash"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/thiqa/thiqa/signer/internal/pdf"
@@ -372,13 +373,14 @@ func patchByteRange(b []byte, a, bb, c int64) error {
 	return nil
 }
 
+// copyBuffers holds 64 KiB buffers for hashing and copying inputs.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // hashRange streams r[off:off+n] into h.
 func hashRange(h hash.Hash, r io.ReaderAt, off, n int64) error {
-	buf := make([]byte, 256<<10)
-	if n < int64(len(buf)) {
-		buf = buf[:max(n, 1)]
-	}
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(r, off, n), buf); err != nil {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(r, off, n), *bp); err != nil {
 		return fmt.Errorf("hash byte range: %w", err)
 	}
 	return nil
@@ -395,19 +397,19 @@ func (p *Prepared) Complete(ctx context.Context, signature []byte) error {
 		return err
 	}
 	var unsigned [][]byte
-	var tokens [][]byte
+	var tsaCerts []*x509.Certificate
 	if p.opts.Level >= LevelBT {
 		h := p.opts.Hash.New()
 		h.Write(signature)
-		tok, err := requestToken(ctx, p.opts.Timestamper, p.opts.Hash, h.Sum(nil))
+		tok, certs, err := requestToken(ctx, p.opts.Timestamper, p.opts.Hash, h.Sum(nil))
 		if err != nil {
 			return err
 		}
 		unsigned = append(unsigned, attribute(oidAttrTimeStamp, tok))
-		tokens = append(tokens, tok)
+		tsaCerts = certs
 	}
 	cms := p.cms.encode(p.signedAttrs, signature, unsigned)
-	return p.finish(ctx, cms, tokens)
+	return p.finish(ctx, cms, tsaCerts)
 }
 
 // CompleteCMS embeds a complete CMS SignedData made elsewhere (it must
@@ -419,7 +421,7 @@ func (p *Prepared) CompleteCMS(ctx context.Context, cms []byte) error {
 	return p.finish(ctx, cms, nil)
 }
 
-func (p *Prepared) finish(ctx context.Context, cms []byte, tokens [][]byte) error {
+func (p *Prepared) finish(ctx context.Context, cms []byte, tsaCerts []*x509.Certificate) error {
 	if 2*len(cms) > p.cEnd-p.cStart {
 		return fmt.Errorf("%w: %d bytes, %d reserved", ErrContentsTooSmall, len(cms), (p.cEnd-p.cStart)/2)
 	}
@@ -427,7 +429,7 @@ func (p *Prepared) finish(ctx context.Context, cms []byte, tokens [][]byte) erro
 	p.completed = true
 	if p.opts.Level >= LevelBLT {
 		certs := append([]*x509.Certificate{p.opts.Certificate}, p.opts.Chain...)
-		tail, err := addValidationData(ctx, p.base, p.size, p.tail, &p.opts, certs, tokens)
+		tail, err := addValidationData(ctx, p.base, p.size, p.tail, &p.opts, certs, tsaCerts)
 		if err != nil {
 			return err
 		}
@@ -448,7 +450,9 @@ func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
 	if !p.completed {
 		return 0, fmt.Errorf("write signed pdf: %w: not completed", ErrState)
 	}
-	n, err := io.CopyBuffer(w, io.NewSectionReader(p.base, 0, p.size), make([]byte, 256<<10))
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	n, err := io.CopyBuffer(w, io.NewSectionReader(p.base, 0, p.size), *bp)
 	if err != nil {
 		return n, fmt.Errorf("write signed pdf: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"math/big"
@@ -60,20 +61,62 @@ func tokenReserve(ctx context.Context, ts Timestamper, fixed int, h crypto.Hash)
 	return len(tok) + tokenMargin, nil
 }
 
-// requestToken gets a token and checks that it time-stamps digest.
-func requestToken(ctx context.Context, ts Timestamper, h crypto.Hash, digest []byte) ([]byte, error) {
+// requestToken gets a token, checks that it time-stamps digest and
+// returns it with the certificates it carries.
+func requestToken(ctx context.Context, ts Timestamper, h crypto.Hash, digest []byte) ([]byte, []*x509.Certificate, error) {
 	tok, err := ts.Timestamp(ctx, h, digest)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrTimestamp, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrTimestamp, err)
 	}
 	t, err := timestamp.Parse(tok)
 	if err != nil {
-		return nil, fmt.Errorf("%w: parse token: %v", ErrTimestamp, err)
+		return nil, nil, fmt.Errorf("%w: parse token: %v", ErrTimestamp, err)
 	}
 	if t.HashAlgorithm != h || !bytes.Equal(t.HashedMessage, digest) {
-		return nil, fmt.Errorf("%w: token does not time-stamp the requested digest", ErrTimestamp)
+		return nil, nil, fmt.Errorf("%w: token does not time-stamp the requested digest", ErrTimestamp)
 	}
-	return tok, nil
+	return tok, t.Certificates, nil
+}
+
+// SizedTimestamper wraps a Timestamper (such as Thiqa's in-process
+// authority) and remembers the largest token it returned, so that
+// reserving space for a token costs a probe only the first time.
+type SizedTimestamper struct {
+	Timestamper Timestamper
+
+	mu   sync.Mutex
+	size map[crypto.Hash]int
+}
+
+var (
+	_ Timestamper = (*SizedTimestamper)(nil)
+	_ TokenSizer  = (*SizedTimestamper)(nil)
+)
+
+// Timestamp calls the wrapped Timestamper and records the token size.
+func (s *SizedTimestamper) Timestamp(ctx context.Context, h crypto.Hash, digest []byte) ([]byte, error) {
+	tok, err := s.Timestamper.Timestamp(ctx, h, digest)
+	if err == nil {
+		s.mu.Lock()
+		if s.size == nil {
+			s.size = map[crypto.Hash]int{}
+		}
+		s.size[h] = max(s.size[h], len(tok))
+		s.mu.Unlock()
+	}
+	return tok, err
+}
+
+// TokenSize returns the largest token size seen, probing once if none.
+func (s *SizedTimestamper) TokenSize(ctx context.Context, h crypto.Hash) (int, error) {
+	s.mu.Lock()
+	n := s.size[h]
+	s.mu.Unlock()
+	if n > 0 {
+		return n, nil
+	}
+	tok, err := s.Timestamp(ctx, h, make([]byte, h.Size()))
+	return len(tok), err
 }
 
 // HTTPTimestamper is an RFC 3161 client over HTTP (RFC 3161 section 3.4).
