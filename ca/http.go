@@ -52,10 +52,8 @@ func (s *Service) serveCACert(w http.ResponseWriter, r *http.Request) {
 	name, ext, ok := splitFile(r.PathValue("file"))
 	if ok && name == "bundle" && ext == "pem" {
 		var b []byte
-		for i := len(s.order) - 1; i >= 0; i-- {
-			if a := s.auth[s.order[i]]; a.role == RoleRoot || a.role == RoleIssuing {
-				b = append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.cert.Raw}), b...)
-			}
+		for _, name := range append(append([]string{}, IssuingCAs...), Root) {
+			b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.auth[name].cert.Raw})...)
 		}
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		w.Write(b)
