@@ -123,13 +123,19 @@ func (o Options) validate() error {
 	return nil
 }
 
-// clean makes a string fit for one line: invalid UTF-8 becomes U+FFFD and
-// control characters and line breaks become spaces; runs of space collapse.
+// clean makes a string fit for one line: invalid UTF-8 becomes U+FFFD,
+// control characters and line breaks become spaces, runs of space collapse,
+// and bidi controls (embeddings, overrides, isolates, marks) are dropped:
+// the stamp sets the direction of each line itself, and an override in a
+// name could make it display as some other text.
 func clean(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
 	for _, r := range s {
+		if unicode.Is(unicode.Bidi_Control, r) {
+			continue
+		}
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
 			space = b.Len() > 0
 			continue

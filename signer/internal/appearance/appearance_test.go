@@ -77,7 +77,7 @@ func TestBuildAcceptsEdgeOptions(t *testing.T) {
 			o.VerifyURL = "https://x/" + strings.Repeat("u", MaxURLBytes-10)
 		}},
 		{"glyphs missing from the font", func(o *Options) { o.NameLatin = "王小明 😀" }},
-		{"invalid utf-8 and controls", func(o *Options) { o.NameLatin = "a\xffb\x00c\u202ed" }},
+		{"invalid utf-8 and controls", func(o *Options) { o.NameLatin = "a\xffb\x00c\u202ed\u2067" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,6 +201,11 @@ func TestText(t *testing.T) {
 			name: "amman, no reason, no arabic",
 			opts: Options{Width: 300, Height: 80, NameLatin: " Jane\n Doe ", SigningTime: pinnedTime, Location: amman},
 			want: []string{labelSignedBy, "Jane Doe", labelDate + "2026-11-23 21:30:05 +03:00"},
+		},
+		{
+			name: "bidi controls dropped",
+			opts: Options{Width: 300, Height: 80, NameLatin: "Ali\u202e Reza\u202c\u200f", SigningTime: pinnedTime},
+			want: []string{labelSignedBy, "Ali Reza", labelDate + "2026-11-23 18:30:05 UTC"},
 		},
 		{
 			name: "named zone",

@@ -53,3 +53,37 @@ func FuzzBuild(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSubset feeds damaged font files to the font parser and subsetter:
+// they must fail with an error, never panic. Seeds are subsets that Build
+// embeds.
+func FuzzSubset(f *testing.F) {
+	for _, o := range []Options{typicalOptions(), {Width: 200, Height: 60, NameArabic: "مُحَمَّد", SigningTime: pinnedTime}} {
+		st, err := Build(o)
+		if err != nil {
+			f.Fatal(err)
+		}
+		file, err := inflate(st.Objects[5].Stream)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(file)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ttf, err := parseSFNT(data)
+		if err != nil {
+			return
+		}
+		var glyphs []subsetGlyph
+		for g := 0; g < ttf.numGlyphs && g < 64; g++ {
+			glyphs = append(glyphs, subsetGlyph{src: g, adv: ttf.advance(g), dy: int16(g % 3)})
+		}
+		out, _, err := ttf.subset(glyphs)
+		if err != nil {
+			return
+		}
+		if _, err := parseSFNT(out); err != nil {
+			t.Fatalf("subset of a parsed font does not parse: %v", err)
+		}
+	})
+}

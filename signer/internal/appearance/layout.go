@@ -29,7 +29,7 @@ type placedLine struct {
 
 // Layout constants, in points or as fractions of the font size.
 const (
-	maxFontSize = 16.0
+	maxFontSize = 36.0
 	minFontSize = 4.0
 	lineGap     = 1.22 // slot height per unit of font size
 	borderWidth = 0.8
