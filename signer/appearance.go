@@ -15,6 +15,9 @@ type AppearanceInfo struct {
 	Width, Height float64 // points: the widget rectangle's size
 	Time          time.Time
 	FieldName     string
+	// ID identifies the signature for verification (see
+	// [Prepared.SignatureID]).
+	ID string
 }
 
 // AppearanceObject is one indirect object of an appearance. Dict is a

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"hash"
@@ -161,7 +162,13 @@ type Prepared struct {
 	cStart      int // hex placeholder within tail, after '<'
 	cEnd        int // before '>'
 	completed   bool
+	id          string
 }
+
+// SignatureID returns the random identifier of this signature, encoded in
+// the visible stamp's QR code; the service stores it to find the
+// signature again. It is empty for an invisible signature.
+func (p *Prepared) SignatureID() string { return p.id }
 
 // Digest returns the digest of the signed attributes: what the signer's
 // key signs (crypto.Signer.Sign(rand, digest, opts)).
@@ -197,6 +204,13 @@ func Prepare(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*Pr
 		}
 	}
 	p := &Prepared{opts: o, base: r, size: size, cms: cs}
+	if o.Visible != nil {
+		var id [16]byte
+		if _, err := io.ReadFull(o.rand(), id[:]); err != nil {
+			return nil, nil, fmt.Errorf("signature identifier: %w", err)
+		}
+		p.id = base64.RawURLEncoding.EncodeToString(id[:])
+	}
 	sigDict := func(contentsLen int) rawObject {
 		return signatureDict(&o, contentsLen)
 	}
@@ -209,6 +223,7 @@ func Prepare(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*Pr
 		fieldName:   o.FieldName,
 		hash:        o.Hash,
 		time:        o.now(),
+		id:          p.id,
 	}
 	tail, cStart, cEnd, docDigest, err := appendRevision(ctx, r, size, nil, spec)
 	if err != nil {
@@ -274,6 +289,7 @@ type revisionSpec struct {
 	hash        crypto.Hash
 	time        time.Time
 	docTS       bool
+	id          string
 }
 
 // appendRevision reads the document base+tail, appends a revision adding
@@ -312,7 +328,7 @@ func appendRevision(ctx context.Context, base io.ReaderAt, size int64, tail []by
 		if spec.appearance != nil {
 			ap, err := addAppearance(u, spec.appearance, AppearanceInfo{
 				Width: spec.visible.Rect[2] - spec.visible.Rect[0], Height: spec.visible.Rect[3] - spec.visible.Rect[1],
-				Time: spec.time, FieldName: w.name,
+				Time: spec.time, FieldName: w.name, ID: spec.id,
 			})
 			if err != nil {
 				return nil, 0, 0, nil, err
