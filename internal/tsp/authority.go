@@ -46,6 +46,10 @@ type Options struct {
 	// example a failing key), so that the server can log them. It must be
 	// safe for concurrent use.
 	OnError func(error)
+	// Qualified marks tokens as qualified electronic time-stamps (eIDAS):
+	// TSTInfo then carries the qcStatements extension with
+	// esi4-qtstStatement-1 (ETSI EN 319 422 section 9.1).
+	Qualified bool
 }
 
 // Authority answers time-stamp requests with tokens signed by one
@@ -68,6 +72,7 @@ type Authority struct {
 	policyDER       []byte
 	accuracyDER     []byte // Accuracy, nil to omit
 	tsaNameDER      []byte // [0] GeneralName of the TSU
+	extensionsDER   []byte // [1] IMPLICIT Extensions, nil to omit
 	digestAlgDER    []byte // AlgorithmIdentifier of signHash
 	sigAlgDER       []byte // AlgorithmIdentifier of the signature
 	sidDER          []byte // IssuerAndSerialNumber
@@ -87,6 +92,8 @@ var (
 	oidECDSAWithSHA512     = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
 	oidSHA256WithRSA       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
 	oidExtKeyUsage         = asn1.ObjectIdentifier{2, 5, 29, 37}
+	oidQCStatements        = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 3}
+	oidQTSTStatement1      = asn1.ObjectIdentifier{0, 4, 0, 19422, 1, 1}
 	defaultMaxRequestBytes = int64(4096)
 )
 
@@ -161,6 +168,9 @@ func (a *Authority) setOptions(opts Options) error {
 		a.resolution = time.Microsecond
 	}
 	a.accuracyDER = encodeAccuracy(acc)
+	if opts.Qualified {
+		a.extensionsDER = qcStatementsDER
+	}
 	return nil
 }
 
@@ -273,6 +283,24 @@ func (a *Authority) precompute(sigOID asn1.ObjectIdentifier, chain []*x509.Certi
 	})
 	return nil
 }
+
+// qcStatementsDER is the TSTInfo extensions field of a qualified
+// time-stamp: [1] IMPLICIT Extensions holding qcStatements with
+// esi4-qtstStatement-1 (ETSI EN 319 422 section 9.1), not critical.
+var qcStatementsDER = mustBuild(func(b *cryptobyte.Builder) {
+	b.AddASN1(cbasn1.Tag(1).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // Extension
+			b.AddASN1ObjectIdentifier(oidQCStatements)
+			b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // QCStatements
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // QCStatement
+						b.AddASN1ObjectIdentifier(oidQTSTStatement1)
+					})
+				})
+			})
+		})
+	})
+})
 
 // encodeCertificates returns the [0] IMPLICIT CertificateSet holding cert and
 // chain, without duplicates, sorted as DER requires for a SET OF.
@@ -460,7 +488,7 @@ func (a *Authority) serial() (*big.Int, error) {
 }
 
 func (a *Authority) tstInfo(req *Request, policyDER []byte, serial *big.Int, now time.Time) ([]byte, error) {
-	b := cryptobyte.NewBuilder(make([]byte, 0, 64+len(policyDER)+len(req.imprint)+len(a.accuracyDER)+len(req.rawNonce)+len(a.tsaNameDER)))
+	b := cryptobyte.NewBuilder(make([]byte, 0, 64+len(policyDER)+len(req.imprint)+len(a.accuracyDER)+len(req.rawNonce)+len(a.tsaNameDER)+len(a.extensionsDER)))
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1Int64(1)
 		b.AddBytes(policyDER)
@@ -472,6 +500,7 @@ func (a *Authority) tstInfo(req *Request, policyDER []byte, serial *big.Int, now
 		b.AddBytes(a.accuracyDER)
 		b.AddBytes(req.rawNonce)
 		b.AddBytes(a.tsaNameDER)
+		b.AddBytes(a.extensionsDER)
 	})
 	der, err := b.Bytes()
 	if err != nil {

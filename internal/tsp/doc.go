@@ -23,7 +23,10 @@
 // certificate and its issuer and serial number). ECDSA P-256, P-384 and P-521
 // keys sign with ecdsa-with-SHA256/384/512, RSA keys with
 // sha256WithRSAEncryption. The TSU certificate and the chain are included
-// only when the request sets certReq.
+// only when the request sets certReq. TSTInfo carries the accuracy, the
+// nonce when asked, the TSU's subject as tsa name and, with
+// Options.Qualified, the qcStatements extension of ETSI EN 319 422 that
+// marks a qualified electronic time-stamp.
 //
 // Bad requests never yield a Go error: they yield a rejection TimeStampResp
 // carrying a [FailureInfo] and a status string. Errors are returned only for

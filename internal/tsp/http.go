@@ -57,6 +57,7 @@ func (a *Authority) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ContentTypeReply)
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(resp)
 }

@@ -286,3 +286,39 @@ func TestOpenSSLRejection(t *testing.T) {
 		})
 	}
 }
+
+// TestQualified checks the ETSI EN 319 422 qcStatements extension with
+// openssl, digitorus/timestamp and ParseResponse.
+func TestQualified(t *testing.T) {
+	openssl := lookTool(t, "openssl")
+	p := newPKI(t, "p256")
+	for _, qualified := range []bool{false, true} {
+		t.Run(fmt.Sprint("qualified=", qualified), func(t *testing.T) {
+			a := newAuthority(t, p, Options{Qualified: qualified})
+			q := readTestdata(t, "sha256-nonce-cert.tsq")
+			resp, err := a.Respond(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			reply, root, data := filepath.Join(dir, "r.tsr"), filepath.Join(dir, "root.pem"), filepath.Join("testdata", "data.txt")
+			if err := os.WriteFile(reply, resp, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			writePEM(t, root, p.root)
+			run(t, openssl, "ts", "-verify", "-data", data, "-in", reply, "-CAfile", root)
+			text := run(t, openssl, "ts", "-reply", "-in", reply, "-text")
+			if strings.Contains(text, "qcStatements") != qualified {
+				t.Errorf("openssl shows qcStatements: %v, want %v:\n%s", !qualified, qualified, text)
+			}
+			ts, err := timestamp.ParseResponse(resp)
+			if err != nil || ts.Qualified != qualified {
+				t.Errorf("digitorus Qualified = %v (%v), want %v", ts != nil && ts.Qualified, err, qualified)
+			}
+			ours, err := ParseResponse(resp)
+			if err != nil || ours.Info.Qualified != qualified {
+				t.Errorf("ParseResponse Qualified wrong: %v", err)
+			}
+		})
+	}
+}

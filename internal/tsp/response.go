@@ -44,6 +44,9 @@ type TSTInfo struct {
 	Nonce         *big.Int // nil if absent
 	// TSAName is the DER GeneralName of the tsa field, nil if absent.
 	TSAName []byte
+	// Qualified reports the qcStatements extension with
+	// esi4-qtstStatement-1 (ETSI EN 319 422 section 9.1).
+	Qualified bool
 }
 
 // ParseResponse parses a DER TimeStampResp and, when it carries a token, the
@@ -204,12 +207,51 @@ func (info *TSTInfo) parseOptional(s *cryptobyte.String) error {
 		info.TSAName = bytes.Clone(name)
 	}
 	if s.PeekASN1Tag(cbasn1.Tag(1).ContextSpecific().Constructed()) {
-		s.SkipASN1(cbasn1.Tag(1).ContextSpecific().Constructed())
+		var exts cryptobyte.String
+		if !s.ReadASN1(&exts, cbasn1.Tag(1).ContextSpecific().Constructed()) {
+			return fmt.Errorf("%w: bad extensions", ErrMalformedResponse)
+		}
+		q, err := hasQTSTStatement(exts)
+		if err != nil {
+			return err
+		}
+		info.Qualified = q
 	}
 	if !s.Empty() {
 		return fmt.Errorf("%w: unexpected data in TSTInfo", ErrMalformedResponse)
 	}
 	return nil
+}
+
+// hasQTSTStatement reports whether the TSTInfo extensions exts hold a
+// qcStatements extension with esi4-qtstStatement-1.
+func hasQTSTStatement(exts cryptobyte.String) (bool, error) {
+	found := false
+	for !exts.Empty() {
+		var ext, stmts cryptobyte.String
+		var oid asn1.ObjectIdentifier
+		var value []byte
+		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) ||
+			!ext.SkipOptionalASN1(cbasn1.BOOLEAN) || !ext.ReadASN1Bytes(&value, cbasn1.OCTET_STRING) || !ext.Empty() {
+			return false, fmt.Errorf("%w: bad extension", ErrMalformedResponse)
+		}
+		if !oid.Equal(oidQCStatements) {
+			continue
+		}
+		v := cryptobyte.String(value)
+		if !v.ReadASN1(&stmts, cbasn1.SEQUENCE) || !v.Empty() {
+			return false, fmt.Errorf("%w: bad qcStatements", ErrMalformedResponse)
+		}
+		for !stmts.Empty() {
+			var st cryptobyte.String
+			var id asn1.ObjectIdentifier
+			if !stmts.ReadASN1(&st, cbasn1.SEQUENCE) || !st.ReadASN1ObjectIdentifier(&id) {
+				return false, fmt.Errorf("%w: bad qcStatement", ErrMalformedResponse)
+			}
+			found = found || id.Equal(oidQTSTStatement1)
+		}
+	}
+	return found, nil
 }
 
 // readOptionalInt reads an INTEGER, implicitly tagged with tag, if present.
