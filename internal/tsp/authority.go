@@ -408,6 +408,56 @@ func (a *Authority) Token(ctx context.Context, h crypto.Hash, digest []byte) ([]
 	return a.issue(ctx, &Request{HashAlgorithm: h, HashedMessage: digest, CertReq: true, imprint: imprint}, false)
 }
 
+// Timestamp is [Authority.Token] under the name of the signer's
+// Timestamper interface, so that an *Authority can be passed as it is.
+func (a *Authority) Timestamp(ctx context.Context, h crypto.Hash, digest []byte) ([]byte, error) {
+	return a.Token(ctx, h, digest)
+}
+
+// TokenSize returns the largest token that [Authority.Token] can return for
+// a digest made with h, so that a signer can reserve space for it. It signs
+// nothing.
+func (a *Authority) TokenSize(ctx context.Context, h crypto.Hash) (int, error) {
+	oid := oidFromHash(h)
+	if oid == nil {
+		return 0, fmt.Errorf("time-stamp token size: %w", reqErr(FailBadAlg, "unsupported hash"))
+	}
+	maxSerial := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))
+	imprint := mustBuild(func(b *cryptobyte.Builder) { addImprint(b, oid, make([]byte, h.Size())) })
+	req := &Request{HashAlgorithm: h, imprint: imprint}
+	// A time whose fraction has no trailing zeros at any resolution.
+	when := time.Date(2000, 1, 1, 0, 0, 0, 123456789, time.UTC)
+	tstInfo, err := a.tstInfo(req, a.policyDER, maxSerial, when)
+	if err != nil {
+		return 0, err
+	}
+	signed, err := a.signedAttributes(tstInfo)
+	if err != nil {
+		return 0, err
+	}
+	der, err := a.encode(false, true, tstInfo, signed, make([]byte, a.maxSignatureSize()))
+	if err != nil {
+		return 0, err
+	}
+	return len(der), nil
+}
+
+// maxSignatureSize returns the largest signature value that a.key makes.
+func (a *Authority) maxSignatureSize() int {
+	switch k := a.key.Public().(type) {
+	case *ecdsa.PublicKey:
+		n := (k.Curve.Params().BitSize + 7) / 8
+		content := 2 * (2 + n + 1) // two INTEGERs, each possibly with a leading zero
+		if content < 128 {
+			return 2 + content
+		}
+		return 3 + content
+	case *rsa.PublicKey:
+		return k.Size()
+	}
+	return 0
+}
+
 // issue signs a token for req and returns it, wrapped in a granted
 // TimeStampResp when asResponse is set.
 func (a *Authority) issue(ctx context.Context, req *Request, asResponse bool) ([]byte, error) {

@@ -11,6 +11,7 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	mrand "math/rand/v2"
@@ -507,5 +508,38 @@ func TestServeHTTPInternalFailure(t *testing.T) {
 	}
 	if !errors.Is(got, ErrSign) {
 		t.Errorf("OnError got %v, want ErrSign", got)
+	}
+}
+
+func TestTokenSize(t *testing.T) {
+	for _, kind := range []string{"p256", "p384", "p521", "rsa"} {
+		for _, acc := range []time.Duration{0, 10 * time.Millisecond, 10 * time.Microsecond} {
+			t.Run(fmt.Sprint(kind, "/", acc), func(t *testing.T) {
+				a := newAuthority(t, newPKI(t, kind), Options{Accuracy: acc, Clock: func() time.Time {
+					return testNow.Add(time.Duration(mrand.Int64N(int64(time.Second))))
+				}})
+				for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA512} {
+					size, err := a.TokenSize(context.Background(), h)
+					if err != nil {
+						t.Fatal(err)
+					}
+					largest := 0
+					for range 50 {
+						tok, err := a.Timestamp(context.Background(), h, make([]byte, h.Size()))
+						if err != nil {
+							t.Fatal(err)
+						}
+						largest = max(largest, len(tok))
+					}
+					if largest > size || size-largest > 8 {
+						t.Errorf("%v: TokenSize %d, largest of 50 tokens %d", h, size, largest)
+					}
+				}
+			})
+		}
+	}
+	a := newAuthority(t, newPKI(t, "p256"), Options{})
+	if _, err := a.TokenSize(context.Background(), crypto.SHA1); err == nil {
+		t.Error("TokenSize accepted SHA-1")
 	}
 }
