@@ -128,6 +128,7 @@ func TestStampWithTools(t *testing.T) {
 	qpdf := needTool(t, "qpdf")
 	pdftotext := needTool(t, "pdftotext")
 	pdftoppm := needTool(t, "pdftoppm")
+	pdffonts := needTool(t, "pdffonts")
 	amman, err := time.LoadLocation("Asia/Amman")
 	if err != nil {
 		amman = time.FixedZone("+03", 3*3600)
@@ -195,6 +196,12 @@ func TestStampWithTools(t *testing.T) {
 			pdf := filepath.Join(dir, tc.name+".pdf")
 			writeTestPDF(t, st, tc.opts.Width, tc.opts.Height, pdf)
 			run(t, qpdf, "--check", pdf)
+
+			// One embedded subset with ToUnicode: "CID TrueType Identity-H yes yes yes".
+			fonts := strings.Fields(strings.Join(strings.Split(run(t, pdffonts, pdf), "\n")[2:], " "))
+			if got := strings.Join(fonts, " "); !regexp.MustCompile(`^[A-Z]{6}\+DejaVuSans CID TrueType Identity-H yes yes yes`).MatchString(got) {
+				t.Errorf("pdffonts: %s", got)
+			}
 
 			text := run(t, pdftotext, "-enc", "UTF-8", pdf, "-")
 			for _, w := range tc.want {
