@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func addSeeds(f *testing.F) {
@@ -96,7 +97,7 @@ func FuzzRespond(f *testing.F) {
 // FuzzParseResponse checks that ParseResponse never panics on outside bytes.
 func FuzzParseResponse(f *testing.F) {
 	p := newPKI(f, "p256")
-	a := newAuthority(f, p, Options{})
+	a := newAuthority(f, p, Options{Qualified: true, Accuracy: 1500 * time.Microsecond})
 	for _, name := range []string{"sha256-nonce-cert.tsq", "sha384-nononce.tsq", "sha1.tsq"} {
 		q, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
