@@ -175,6 +175,9 @@ func (a *Authority) setOptions(opts Options) error {
 }
 
 func checkCertificate(key crypto.Signer, cert *x509.Certificate) error {
+	if len(cert.Raw) == 0 || len(cert.RawIssuer) == 0 || len(cert.RawSubject) == 0 || cert.SerialNumber == nil {
+		return fmt.Errorf("%w: not a parsed certificate", ErrCertificate)
+	}
 	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(cert.PublicKey) {
 		return fmt.Errorf("%w: key does not match certificate", ErrCertificate)
@@ -307,7 +310,7 @@ var qcStatementsDER = mustBuild(func(b *cryptobyte.Builder) {
 func encodeCertificates(cert *x509.Certificate, chain []*x509.Certificate) []byte {
 	raws := [][]byte{cert.Raw}
 	for _, c := range chain {
-		if c != nil && !slices.ContainsFunc(raws, func(r []byte) bool { return bytes.Equal(r, c.Raw) }) {
+		if c != nil && len(c.Raw) > 0 && !slices.ContainsFunc(raws, func(r []byte) bool { return bytes.Equal(r, c.Raw) }) {
 			raws = append(raws, c.Raw)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -333,6 +334,11 @@ func TestInternalFailures(t *testing.T) {
 func TestNewRefuses(t *testing.T) {
 	p := newPKI(t, "p256")
 	other := newPKI(t, "p384")
+	_, edKey, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edCert := issue(t, tsuTemplate(8), caInter, edKey.Public(), caKey)
 	mk := func(mod func(*x509.Certificate)) *x509.Certificate {
 		tmpl := tsuTemplate(7)
 		mod(tmpl)
@@ -351,6 +357,10 @@ func TestNewRefuses(t *testing.T) {
 		{name: "bad accepted policy", key: p.key, cert: p.tsu, opts: Options{Policy: testPolicy, AcceptPolicies: []asn1.ObjectIdentifier{{1}}}, want: ErrOptions},
 		{name: "negative accuracy", key: p.key, cert: p.tsu, opts: Options{Policy: testPolicy, Accuracy: -1}, want: ErrOptions},
 		{name: "nil cert", key: p.key, opts: Options{Policy: testPolicy}, want: ErrCertificate},
+		{name: "unparsed cert", key: p.key, cert: &x509.Certificate{PublicKey: p.key.Public(), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}, opts: Options{Policy: testPolicy}, want: ErrCertificate},
+		{name: "bad policy OID", key: p.key, cert: p.tsu, opts: Options{Policy: asn1.ObjectIdentifier{7, 1}}, want: ErrOptions},
+		{name: "nil and unparsed chain entries ignored", key: p.key, cert: p.tsu, chain: []*x509.Certificate{nil, {}, p.inter, p.inter}, opts: Options{Policy: testPolicy}},
+		{name: "ed25519", key: edKey, cert: edCert, opts: Options{Policy: testPolicy}, want: ErrKey},
 		{name: "wrong key", key: other.key, cert: p.tsu, opts: Options{Policy: testPolicy}, want: ErrCertificate},
 		{name: "ca certificate", key: caKey, cert: caInter, opts: Options{Policy: testPolicy}, want: ErrCertificate},
 		{name: "eku not critical", key: p.key, cert: mk(func(c *x509.Certificate) {
