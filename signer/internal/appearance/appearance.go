@@ -54,7 +54,9 @@ type Object struct {
 
 // Stamp is the appearance of one signature widget. Objects[0] is the form
 // XObject (/Type /XObject /Subtype /Form /BBox [0 0 W H] /Resources ...)
-// to use as the widget's /AP /N.
+// to use as the widget's /AP /N. The others are, in order, the Type0 font,
+// its CIDFontType2 descendant, the font descriptor, the ToUnicode CMap and
+// the subset font file; a writer needs no knowledge of them.
 type Stamp struct {
 	Objects []Object
 

@@ -68,3 +68,40 @@ func TestReorderAppliesRuleL2(t *testing.T) {
 		t.Errorf("visual order %v, want %v", got, want)
 	}
 }
+
+// TestArabicIsJoined checks that Arabic letters take their contextual
+// forms: in a word of joining letters no glyph is the isolated form that
+// the cmap gives, and lam-alef becomes one ligature glyph.
+func TestArabicIsJoined(t *testing.T) {
+	fd, err := theFont()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := getShaper(fd)
+	defer putShaper(sh)
+	for _, word := range []string{"محمد", "سلامة", "عبيد"} {
+		t.Run(word, func(t *testing.T) {
+			l := sh.shape([]rune(word), bidi.RightToLeft)
+			for _, g := range l.glyphs {
+				if g.gid == sh.blank {
+					continue // second half of a split ligature
+				}
+				r := []rune(g.text)
+				iso, ok := sh.face.NominalGlyph(r[0])
+				if ok && int(iso) == g.gid {
+					t.Errorf("%q drawn in its isolated form", g.text)
+				}
+			}
+		})
+	}
+	l := sh.shape([]rune("سلام"), bidi.RightToLeft)
+	lig := 0
+	for _, g := range l.glyphs {
+		if g.gid != sh.blank && g.text == "ا" {
+			lig++
+		}
+	}
+	if lig != 1 {
+		t.Errorf("lam-alef: %d ligature glyphs, want 1", lig)
+	}
+}
