@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/thiqa/thiqa/internal/testpki"
+	"software.sslmate.com/src/go-pkcs12"
+)
+
+// minimalPDF is a one-page PDF with an xref table.
+func minimalPDF(t *testing.T) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	objs := []string{
+		"<</Type /Catalog /Pages 2 0 R>>",
+		"<</Type /Pages /Kids [3 0 R] /Count 1>>",
+		"<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources <<>>>>",
+	}
+	var offs []int
+	for i, o := range objs {
+		offs = append(offs, b.Len())
+		b.WriteString(strings.Join([]string{strconv.Itoa(i + 1), " 0 obj\n", o, "\nendobj\n"}, ""))
+	}
+	start := b.Len()
+	b.WriteString("xref\n0 4\n0000000000 65535 f \n")
+	for _, o := range offs {
+		s := strconv.Itoa(o)
+		b.WriteString(strings.Repeat("0", 10-len(s)) + s + " 00000 n \n")
+	}
+	b.WriteString("trailer\n<</Size 4 /Root 1 0 R>>\nstartxref\n" + strconv.Itoa(start) + "\n%%EOF\n")
+	return b.Bytes()
+}
+
+func TestSignCommand(t *testing.T) {
+	// The command checks OCSP and CRL freshness against the wall clock.
+	p := testpki.New(t, &testpki.Options{Now: time.Now().UTC().Truncate(time.Second)})
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	in := write("in.pdf", minimalPDF(t))
+	der, err := x509.MarshalPKCS8PrivateKey(p.SignerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	certPEM := write("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Signer.Raw}))
+	var chain []byte
+	for _, c := range p.Chain() {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	chainPEM := write("chain.pem", chain)
+	pfx, err := pkcs12.Modern.Encode(p.SignerKey, p.Signer, p.Chain(), "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p12 := write("key.p12", pfx)
+	pass := write("pass.txt", []byte("secret\n"))
+
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"pem B-B", []string{"--key", keyPEM, "--cert", certPEM, "--chain", chainPEM}},
+		{"pkcs12 B-LT visible", []string{"--key", p12, "--key-password-file", pass, "--level", "B-LT", "--tsa", p.TSAURL,
+			"--visible", "1,300,50,260,100", "--name-ar", "ليلى", "--reason", "Approval", "--verify-url", "https://verify.example/s/"}},
+		{"certify B-T", []string{"--key", keyPEM, "--cert", certPEM, "--chain", chainPEM, "--level", "B-T", "--tsa", p.TSAURL, "--certify", "2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".pdf")
+			cmd := newSignCmd()
+			cmd.SetArgs(append([]string{"--in", in, "--out", out}, tt.args...))
+			var stdout bytes.Buffer
+			cmd.SetOut(&stdout)
+			if err := cmd.Execute(); err != nil {
+				t.Fatalf("thiqa sign: %v", err)
+			}
+			pdfsig, err := exec.LookPath("pdfsig")
+			if err != nil {
+				if os.Getenv("CI") == "true" {
+					t.Fatal("pdfsig not found")
+				}
+				t.Skip("pdfsig not installed")
+			}
+			res, _ := exec.Command(pdfsig, "-nocert", out).CombinedOutput()
+			if !strings.Contains(string(res), "Signature is Valid") {
+				t.Fatalf("pdfsig:\n%s", res)
+			}
+		})
+	}
+	// Bad flags are errors, and no output file appears.
+	cmd := newSignCmd()
+	bad := filepath.Join(dir, "bad.pdf")
+	cmd.SetArgs([]string{"--in", in, "--out", bad, "--key", keyPEM, "--cert", certPEM, "--level", "B-T"})
+	cmd.SetOut(new(bytes.Buffer))
+	cmd.SetErr(new(bytes.Buffer))
+	if err := cmd.Execute(); err == nil {
+		t.Fatal("B-T without --tsa accepted")
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Fatal("output written on failure")
+	}
+}
