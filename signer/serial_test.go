@@ -65,6 +65,27 @@ func TestCertification(t *testing.T) {
 	}
 }
 
+// TestCertifiedLTA certifies with P=1 at B-LTA: the /DSS and the document
+// time-stamp that follow are allowed changes.
+func TestCertifiedLTA(t *testing.T) {
+	p := testpki.New(t, nil)
+	o := options(p, LevelBLTA)
+	o.Certify = 1
+	out := signBytes(t, makePDF(t, 2000, false), p.SignerKey, o)
+	path := writeTemp(t, out)
+	qpdfCheck(t, path)
+	pdfsig(t, path, 1, true)
+	renewed, err := Renew(context.Background(), bytes.NewReader(out), int64(len(out)), o)
+	if err != nil {
+		t.Fatalf("renew a P=1 document: %v", err)
+	}
+	var b bytes.Buffer
+	if _, err := renewed.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	pdfsig(t, writeTemp(t, b.Bytes()), 1, true)
+}
+
 func TestRenew(t *testing.T) {
 	p := testpki.New(t, nil)
 	lta := signBytes(t, makePDF(t, 2000, true), p.SignerKey, options(p, LevelBLTA))

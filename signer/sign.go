@@ -366,8 +366,12 @@ func appendRevision(ctx context.Context, base io.ReaderAt, size int64, tail []by
 	return newTail, off + cStart + 1, off + cEnd - 1, h.Sum(nil), nil
 }
 
+// checkDocMDP refuses what the certification signature forbids. A
+// document time-stamp (and the /DSS before it) is allowed even under P=1
+// (ETSI EN 319 142-1, 5.4: validation data and document time-stamps do not
+// invalidate a certification signature).
 func checkDocMDP(st *docState, spec revisionSpec) error {
-	if st.docMDP == 1 {
+	if st.docMDP == 1 && !spec.docTS {
 		return fmt.Errorf("%w: the document is certified with P=1 (no changes)", ErrDocMDP)
 	}
 	if spec.certify != 0 && (st.signed > 0 || st.docMDP != 0) {
