@@ -136,7 +136,8 @@ func (s *shaper) shape(text []rune, dir bidi.Direction) line {
 }
 
 // paragraphRTL reports the paragraph direction: the forced one, or the
-// direction of the first strong character.
+// one the bidi algorithm found from the first strong character, which is
+// the lowest level of the runs (a line may start with digits at level 2).
 func paragraphRTL(runs bidi.Runs, dir bidi.Direction) bool {
 	switch dir {
 	case bidi.RightToLeft:
@@ -144,7 +145,14 @@ func paragraphRTL(runs bidi.Runs, dir bidi.Direction) bool {
 	case bidi.LeftToRight:
 		return false
 	}
-	return runs.NumRuns() > 0 && !runs.Run(0).IsLeftToRight()
+	if runs.NumRuns() == 0 {
+		return false
+	}
+	lowest := runs.Run(0).Level
+	for i := 1; i < runs.NumRuns(); i++ {
+		lowest = min(lowest, runs.Run(i).Level)
+	}
+	return lowest%2 == 1
 }
 
 // appendScriptItems splits one bidi run by script; characters of the

@@ -30,6 +30,24 @@ func TestShapeMapsEveryCharacter(t *testing.T) {
 		{"combining acute", "Jose\u0301", false},
 		{"missing glyphs", "王小明", false},
 	}
+	auto := []struct {
+		text string
+		rtl  bool
+	}{
+		{"2026 محمد", true},
+		{"محمد 2026", true},
+		{"2026 John محمد", false},
+		{"2026", false},
+	}
+	for _, tc := range auto {
+		t.Run("auto "+tc.text, func(t *testing.T) {
+			sh := getShaper(fd)
+			defer putShaper(sh)
+			if l := sh.shape([]rune(tc.text), bidi.Neutral); l.rtl != tc.rtl {
+				t.Errorf("paragraph rtl = %v, want %v", l.rtl, tc.rtl)
+			}
+		})
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sh := getShaper(fd)
