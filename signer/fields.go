@@ -9,9 +9,18 @@ import (
 
 const maxFields = 10000
 
+// fieldInfo describes an existing top-level field.
+type fieldInfo struct {
+	ref    pdf.Ref // zero when the field is a direct object
+	dict   pdf.Dict
+	sig    bool // /FT /Sig
+	signed bool // has /V
+}
+
 // docState is what signing needs to know about the fields of a document.
 type docState struct {
 	names    map[string]bool // top-level field names
+	fields   map[string]fieldInfo
 	signed   int             // signature fields with a value
 	docMDP   int             // P of the certification signature, 0 if none
 	catalog  pdf.Dict
@@ -28,7 +37,7 @@ func inspect(rd *pdf.Reader) (*docState, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &docState{names: map[string]bool{}, catalog: cat, acroForm: af, afRef: afRef}
+	st := &docState{names: map[string]bool{}, fields: map[string]fieldInfo{}, catalog: cat, acroForm: af, afRef: afRef}
 	if af != nil {
 		fields, err := rd.GetArray(af["Fields"])
 		if err != nil {
@@ -42,11 +51,14 @@ func inspect(rd *pdf.Reader) (*docState, error) {
 			if err != nil || fd == nil {
 				continue
 			}
+			sig, signed := fd["FT"] == pdf.Name("Sig"), fd["V"] != nil
+			if sig && signed {
+				st.signed++
+			}
 			if t, ok := fd["T"].(pdf.String); ok {
 				st.names[string(t)] = true
-			}
-			if fd["FT"] == pdf.Name("Sig") && fd["V"] != nil {
-				st.signed++
+				ref, _ := f.(pdf.Ref)
+				st.fields[string(t)] = fieldInfo{ref: ref, dict: fd, sig: sig, signed: signed}
 			}
 		}
 	}
@@ -111,6 +123,9 @@ type widgetSpec struct {
 // page's /Annots, the AcroForm (created or extended, SigFlags 3) and the
 // catalog. It returns the catalog as updated (already set in u).
 func addField(u *update, rd *pdf.Reader, st *docState, sigRef pdf.Ref, w widgetSpec) (pdf.Dict, error) {
+	if fi, ok := st.fields[w.name]; ok {
+		return fillField(u, rd, st, fi, sigRef, w)
+	}
 	pages, err := rd.Pages()
 	if err != nil && w.rect != ([4]float64{}) {
 		return nil, err
@@ -183,6 +198,53 @@ func textString(s string) pdf.String {
 		b = append(b, byte(c>>8), byte(c))
 	}
 	return pdf.String(b)
+}
+
+// fillField signs an existing, empty signature field: the field gets /V
+// and, for a visible signature, its widget gets /AP (its /Rect and page
+// stay as the form's author placed them).
+func fillField(u *update, rd *pdf.Reader, st *docState, fi fieldInfo, sigRef pdf.Ref, w widgetSpec) (pdf.Dict, error) {
+	switch {
+	case !fi.sig:
+		return nil, fmt.Errorf("%w: field %q is not a signature field", ErrOptions, w.name)
+	case fi.signed:
+		return nil, fmt.Errorf("%w: field %q is already signed", ErrOptions, w.name)
+	case fi.ref == (pdf.Ref{}):
+		return nil, fmt.Errorf("%w: field %q is a direct object", ErrOptions, w.name)
+	}
+	fd := fi.dict.Clone()
+	fd["V"] = sigRef
+	if w.ap != (pdf.Ref{}) {
+		if fd["Subtype"] == pdf.Name("Widget") {
+			fd["AP"] = pdf.Dict{"N": w.ap}
+		} else if kids, err := rd.GetArray(fd["Kids"]); err == nil && len(kids) > 0 {
+			if kr, ok := kids[0].(pdf.Ref); ok {
+				kd, err := rd.GetDict(kr)
+				if err != nil || kd == nil {
+					return nil, fmt.Errorf("read widget of field %q: %w", w.name, err)
+				}
+				kd = kd.Clone()
+				kd["AP"] = pdf.Dict{"N": w.ap}
+				u.set(kr, kd)
+			}
+		}
+	}
+	u.set(fi.ref, fd)
+	cat := st.catalog.Clone()
+	af := st.acroForm.Clone()
+	af["SigFlags"] = pdf.Int(3)
+	if st.afRef != (pdf.Ref{}) {
+		u.set(st.afRef, af)
+	} else {
+		cat["AcroForm"] = af
+	}
+	if w.perms {
+		cat["Perms"] = pdf.Dict{"DocMDP": sigRef}
+	}
+	if st.afRef == (pdf.Ref{}) || w.perms {
+		u.set(u.root, cat)
+	}
+	return cat, nil
 }
 
 // attachWidget adds the widget to the page's /Annots, extending the array

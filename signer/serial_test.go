@@ -134,3 +134,33 @@ func TestSignFile(t *testing.T) {
 		t.Fatalf("directory holds %d files, want 3 (in, out, bad)", len(ents))
 	}
 }
+
+// TestFillField signs the empty signature field of a corpus form by name;
+// pdfcpu, which refuses files with unsigned signature fields, accepts the
+// result.
+func TestFillField(t *testing.T) {
+	p := testpki.New(t, &testpki.Options{Now: pdfcpuNow()})
+	conf := pdfcpuConfig(t, p)
+	in, err := os.ReadFile(filepath.Join(corpusDir(t), "inputs", "pyhanko", "minimal-with-field.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := options(p, LevelBT)
+	o.FieldName = "Sig1"
+	out := signBytes(t, in, p.SignerKey, o)
+	path := writeTemp(t, out)
+	qpdfCheck(t, path)
+	s := pdfsig(t, path, 1, true)
+	if !bytes.Contains([]byte(s), []byte("Signature Field Name: Sig1")) {
+		t.Errorf("field Sig1 not signed:\n%s", s)
+	}
+	_, st := pdfcpuValidate(t, conf, path)
+	if len(st) != 1 || st[0] != "signature is valid" {
+		t.Errorf("pdfcpu: %q", st)
+	}
+	o.FieldName = "Sig1"
+	var b bytes.Buffer
+	if err := Sign(context.Background(), bytes.NewReader(out), int64(len(out)), &b, p.SignerKey, o); !errors.Is(err, ErrOptions) {
+		t.Fatalf("signing a signed field: %v, want ErrOptions", err)
+	}
+}
