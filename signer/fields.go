@@ -21,8 +21,8 @@ type fieldInfo struct {
 type docState struct {
 	names    map[string]bool // top-level field names
 	fields   map[string]fieldInfo
-	signed   int             // signature fields with a value
-	docMDP   int             // P of the certification signature, 0 if none
+	signed   int // signature fields with a value
+	docMDP   int // P of the certification signature, 0 if none
 	catalog  pdf.Dict
 	acroForm pdf.Dict
 	afRef    pdf.Ref // zero when /AcroForm is direct or absent
