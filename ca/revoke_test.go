@@ -198,3 +198,5 @@ func TestConcurrentRevocationsCoalesce(t *testing.T) {
 	}
 	t.Logf("20 concurrent revocations issued %d CRLs", rl.Number.Int64()-start)
 }
+
+func parseCRL(der []byte) (*x509.RevocationList, error) { return x509.ParseRevocationList(der) }

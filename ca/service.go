@@ -25,9 +25,13 @@ type Store interface {
 	Ceremony(ctx context.Context) (store.Ceremony, error)
 	IssueCRL(ctx context.Context, issuer string, build func(number int64) (store.CRL, error)) (store.CRL, error)
 	LatestCRL(ctx context.Context, issuer string) (store.CRL, error)
+	CertificateChanges(ctx context.Context, after uint64) ([]string, uint64, error)
 }
 
-var _ Store = (*store.Bolt)(nil)
+var (
+	_ Store = (*store.Bolt)(nil)
+	_ Store = (*store.Postgres)(nil)
+)
 
 // Service is the certificate authority after the key ceremony: every
 // authority with its key in custody. Safe for concurrent use.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,8 @@ var (
 	bucketRevoked = []byte("revoked") // sub-bucket per issuer: serial -> nil
 	bucketCRLs    = []byte("crls")    // issuer -> latest CRL
 	bucketMeta    = []byte("meta")
+	// bucketCertChanges is the certificate change feed: sequence -> serial.
+	bucketCertChanges = []byte("certificate_changes")
 
 	keyCeremony = []byte("ceremony")
 )
@@ -38,7 +41,7 @@ func OpenBolt(path string) (*Bolt, error) {
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketCerts, bucketRevoked, bucketCRLs, bucketMeta} {
+		for _, b := range [][]byte{bucketCerts, bucketRevoked, bucketCRLs, bucketMeta, bucketCertChanges} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -80,8 +83,48 @@ func (s *Bolt) InsertCertificate(ctx context.Context, c Certificate) error {
 		if err := b.Put([]byte(c.Serial), v); err != nil {
 			return err
 		}
+		if err := recordChange(tx, c.Serial); err != nil {
+			return err
+		}
 		return indexRevocation(tx, c)
 	})
+}
+
+// changeFeedSize is how many certificate changes the embedded store keeps.
+const changeFeedSize = 100_000
+
+func recordChange(tx *bolt.Tx, serial string) error {
+	b := tx.Bucket(bucketCertChanges)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	if seq > changeFeedSize {
+		if err := b.Delete(u64(seq - changeFeedSize)); err != nil {
+			return err
+		}
+	}
+	return b.Put(u64(seq), []byte(serial))
+}
+
+func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// CertificateChanges returns the serials of certificates inserted or
+// changed after position after of the change feed, oldest first (at most
+// 1000), and the position to ask from next time. A serial may appear more
+// than once; readers treat changes as idempotent invalidations.
+func (s *Bolt) CertificateChanges(ctx context.Context, after uint64) ([]string, uint64, error) {
+	var out []string
+	next := after
+	err := s.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketCertChanges).Cursor()
+		for k, v := cur.Seek(u64(after + 1)); k != nil && len(out) < 1000; k, v = cur.Next() {
+			out = append(out, string(v))
+			next = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+	return out, next, err
 }
 
 // Certificate returns the certificate with the given serial.
@@ -139,6 +182,9 @@ func (s *Bolt) UpdateCertificate(ctx context.Context, serial string, fn func(*Ce
 		}
 		c.Version = before.Version + 1
 		if err := putJSON(b, serial, c); err != nil {
+			return err
+		}
+		if err := recordChange(tx, serial); err != nil {
 			return err
 		}
 		return indexRevocation(tx, c)

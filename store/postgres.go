@@ -187,7 +187,8 @@ func (s *Postgres) UpdateCertificate(ctx context.Context, serial string, fn func
 			return fmt.Errorf("serial and issuer cannot change")
 		}
 		c.Version = before.Version + 1
-		_, err = tx.Exec(ctx, `UPDATE certificates SET profile=$2, subject=$3, status=$4, revoked_at=$5, reason=$6, version=$7 WHERE serial=$1`,
+		_, err = tx.Exec(ctx, `UPDATE certificates SET profile=$2, subject=$3, status=$4, revoked_at=$5, reason=$6, version=$7,
+			change_seq=nextval('certificate_changes') WHERE serial=$1`,
 			serial, c.Profile, c.Subject, c.Status, nullTime(c.RevokedAt), c.Reason, c.Version)
 		return err
 	})
@@ -205,6 +206,37 @@ func (s *Postgres) RevokedCertificates(ctx context.Context, issuer string) ([]Ce
 		return nil, fmt.Errorf("revoked certificates of %s: %w", issuer, err)
 	}
 	return collectCertificates(rows)
+}
+
+// changeWindow is how far behind its last position a reader of the change
+// feed looks again. Sequence values are drawn when a transaction writes but
+// become visible when it commits, so a slow transaction can commit a value
+// below one already read; rereading a window catches it (changes are
+// idempotent invalidations).
+const changeWindow = 1024
+
+// CertificateChanges implements the same method of [Bolt].
+func (s *Postgres) CertificateChanges(ctx context.Context, after uint64) ([]string, uint64, error) {
+	from := int64(after) - changeWindow
+	rows, err := s.pool.Query(ctx, "SELECT serial, change_seq FROM certificates WHERE change_seq > $1 ORDER BY change_seq LIMIT 1000", from)
+	if err != nil {
+		return nil, after, fmt.Errorf("certificate changes: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	next := after
+	for rows.Next() {
+		var serial string
+		var seq int64
+		if err := rows.Scan(&serial, &seq); err != nil {
+			return nil, after, err
+		}
+		out = append(out, serial)
+		if uint64(seq) > next {
+			next = uint64(seq)
+		}
+	}
+	return out, next, rows.Err()
 }
 
 // SaveCeremony implements the same method of [Bolt].

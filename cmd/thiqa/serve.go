@@ -78,6 +78,7 @@ creates a new data directory; by default the public URL is http://<addr>.`,
 			go func() { errc <- public.Serve(ln) }()
 			go func() { errc <- adminSrv.Serve(admin) }()
 			go n.CA.RunCRLs(ctx, time.Hour, func(err error) { logger.Error("CRL refresh", "err", err) })
+			go n.CA.RunStatusSync(ctx, 250*time.Millisecond, func(err error) { logger.Error("status sync", "err", err) })
 
 			base := "http://" + ln.Addr().String()
 			fmt.Fprintf(out, "serving on %s\n", base)

@@ -25,6 +25,7 @@ type Store interface {
 	Ceremony(ctx context.Context) (store.Ceremony, error)
 	IssueCRL(ctx context.Context, issuer string, build func(number int64) (store.CRL, error)) (store.CRL, error)
 	LatestCRL(ctx context.Context, issuer string) (store.CRL, error)
+	CertificateChanges(ctx context.Context, after uint64) ([]string, uint64, error)
 }
 
 var t0 = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
@@ -107,6 +108,35 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if _, err := s.UpdateCertificate(ctx, "ff", revoke); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("update of missing = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("ChangeFeed", func(t *testing.T) {
+		s := open(t)
+		_, start, err := s.CertificateChanges(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, serial := range []string{"01", "02"} {
+			if err := s.InsertCertificate(ctx, cert(serial, "citizen-ca")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		changes, pos, err := s.CertificateChanges(ctx, start)
+		if err != nil || !contains(changes, "01") || !contains(changes, "02") || pos <= start {
+			t.Fatalf("after inserts: %v at %d, %v", changes, pos, err)
+		}
+		if _, err := s.UpdateCertificate(ctx, "01", func(c *store.Certificate) error { c.Status = store.StatusRevoked; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		changes, pos2, err := s.CertificateChanges(ctx, pos)
+		if err != nil || !contains(changes, "01") || pos2 <= pos {
+			t.Fatalf("after revocation: %v at %d (was %d), %v", changes, pos2, pos, err)
+		}
+		s.UpdateCertificate(ctx, "02", func(*store.Certificate) error { return errors.New("refused") })
+		// Readers may see a change again (the feed is read with overlap),
+		// but a refused update adds nothing new.
+		if _, pos3, _ := s.CertificateChanges(ctx, pos2); pos3 != pos2 {
+			t.Fatalf("a refused update moved the change feed from %d to %d", pos2, pos3)
 		}
 	})
 	t.Run("ConcurrentInsertsAreUnique", func(t *testing.T) {
@@ -194,6 +224,15 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatalf("failed IssueCRL changed the latest CRL to %d", crl.Number)
 		}
 	})
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
 
 func serials(cs []store.Certificate) string {
