@@ -1,0 +1,197 @@
+package audit
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/thiqa/thiqa/store"
+)
+
+// Store is what the log needs from persistence; store.Bolt implements it.
+type Store interface {
+	AppendAudit(ctx context.Context, build func(head store.AuditHead) (store.AuditAppend, error)) (store.AuditAppend, error)
+	AuditHead(ctx context.Context) (store.AuditHead, error)
+	AuditEntries(ctx context.Context, from uint64, limit int) ([]store.AuditEntry, error)
+	AuditEntry(ctx context.Context, index uint64) (store.AuditEntry, error)
+	AuditNodes(ctx context.Context, ids []store.AuditNodeID) ([][]byte, error)
+	AuditLeafIndex(ctx context.Context, hash []byte) (uint64, error)
+	SaveAuditCheckpoint(ctx context.Context, c store.AuditCheckpoint) error
+	LatestAuditCheckpoint(ctx context.Context) (store.AuditCheckpoint, error)
+	AuditCheckpoints(ctx context.Context, from uint64, limit int) ([]store.AuditCheckpoint, error)
+	PurgeAuditDetails(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+var _ Store = (*store.Bolt)(nil)
+
+// DefaultOrigin names the log in its checkpoints.
+const DefaultOrigin = "thiqa.jo/audit"
+
+// Options are the log's optional settings; the zero value is usable.
+type Options struct {
+	// Origin is the log's name, the first line of its checkpoints and the
+	// name of its signing key; default DefaultOrigin.
+	Origin string
+	// Retention is how long events' details are kept; default 7 years.
+	Retention time.Duration
+	// Clock replaces time.Now.
+	Clock func() time.Time
+	// Rand replaces crypto/rand for salts and signatures.
+	Rand io.Reader
+}
+
+// Log is the audit log. It keeps no state of its own beyond its settings,
+// so several processes sharing a store (replicas on PostgreSQL) may append
+// to one log. Safe for concurrent use.
+type Log struct {
+	st     Store
+	key    crypto.Signer
+	signer *noteSigner
+	opts   Options
+}
+
+var rangeFactory = compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
+// New returns the log kept in st, whose checkpoints key signs. The key must
+// be ECDSA P-256 (from key custody; see the package doc).
+func New(st Store, key crypto.Signer, opts Options) (*Log, error) {
+	if opts.Origin == "" {
+		opts.Origin = DefaultOrigin
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 7 * 365 * 24 * time.Hour
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	s, err := newNoteSigner(opts.Origin, key, opts.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	return &Log{st: st, key: key, signer: s, opts: opts}, nil
+}
+
+// Receipt is what Append returns: enough to ask later for an inclusion
+// proof (by Index or by LeafHash) and check it against a checkpoint.
+type Receipt struct {
+	Index    uint64 `json:"index"`
+	LeafHash []byte `json:"leaf_hash"`
+	// Record is the record's canonical encoding; LeafHash is its hash.
+	Record []byte `json:"record"`
+}
+
+// Append records e and returns once the record is durably stored. It is
+// the only call most packages need:
+//
+//	_, err := log.Append(ctx, audit.Event{Actor: "officer:" + o.Username,
+//		Action: "enrollment.create", Subject: rec.ID, Details: evidence})
+//
+// Appends from many goroutines are grouped into one store transaction, and
+// their order in the log is the order in which they commit. ErrBadEvent when
+// e is malformed; the record is then not written.
+func (l *Log) Append(ctx context.Context, e Event) (Receipt, error) {
+	if err := e.check(); err != nil {
+		return Receipt{}, fmt.Errorf("append audit event: %w", err)
+	}
+	now := l.opts.Clock().UTC()
+	details, digest, err := l.details(e.Details, now)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("append audit event: %w", err)
+	}
+	a, err := l.st.AppendAudit(ctx, func(head store.AuditHead) (store.AuditAppend, error) {
+		rec := Record{Version: recordVersion, Index: head.Size, Time: now,
+			Actor: e.Actor, Action: e.Action, Subject: e.Subject, Details: digest}
+		return buildAppend(head, rec, details)
+	})
+	if err != nil {
+		return Receipt{}, fmt.Errorf("append audit event: %w", err)
+	}
+	return Receipt{Index: a.Entry.Index, LeafHash: a.Nodes[0].Hash, Record: a.Entry.Record}, nil
+}
+
+func (l *Log) details(v any, now time.Time) (*store.AuditDetails, string, error) {
+	if v == nil {
+		return nil, "", nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: details: %w", ErrBadEvent, err)
+	}
+	if len(data) > MaxDetailsLen {
+		return nil, "", fmt.Errorf("%w: details longer than %d bytes", ErrBadEvent, MaxDetailsLen)
+	}
+	salt := make([]byte, 32)
+	if _, err := io.ReadFull(l.opts.Rand, salt); err != nil {
+		return nil, "", fmt.Errorf("details salt: %w", err)
+	}
+	d := &store.AuditDetails{Salt: salt, Data: data, RetainUntil: now.Add(l.opts.Retention)}
+	return d, DetailsDigest(salt, data), nil
+}
+
+// buildAppend computes what appending rec to the tree of head writes.
+func buildAppend(head store.AuditHead, rec Record, details *store.AuditDetails) (store.AuditAppend, error) {
+	enc, err := rec.Marshal()
+	if err != nil {
+		return store.AuditAppend{}, err
+	}
+	r, err := rangeFactory.NewRange(0, head.Size, head.Frontier)
+	if err != nil {
+		return store.AuditAppend{}, fmt.Errorf("log head: %w", err)
+	}
+	var nodes []store.AuditNode
+	visit := func(id compact.NodeID, h []byte) {
+		nodes = append(nodes, store.AuditNode{AuditNodeID: nodeID(id), Hash: h})
+	}
+	if err := r.Append(LeafHash(enc), visit); err != nil {
+		return store.AuditAppend{}, fmt.Errorf("append leaf: %w", err)
+	}
+	return store.AuditAppend{
+		Entry: store.AuditEntry{Index: rec.Index, Record: enc, Details: details},
+		Nodes: nodes,
+		Head:  store.AuditHead{Size: r.End(), Frontier: r.Hashes()},
+	}, nil
+}
+
+func nodeID(id compact.NodeID) store.AuditNodeID {
+	return store.AuditNodeID{Level: uint8(id.Level), Index: id.Index}
+}
+
+// Entry returns the stored record at index with its details (nil when
+// none or purged).
+func (l *Log) Entry(ctx context.Context, index uint64) (Record, *store.AuditDetails, error) {
+	e, err := l.st.AuditEntry(ctx, index)
+	if err != nil {
+		return Record{}, nil, fmt.Errorf("audit entry: %w", err)
+	}
+	r, err := ParseRecord(e.Record)
+	if err != nil {
+		return Record{}, nil, fmt.Errorf("audit entry %d: %w", index, err)
+	}
+	return r, e.Details, nil
+}
+
+// PurgeDetails deletes the details whose retention has ended, in batches,
+// and reports how many it deleted.
+func (l *Log) PurgeDetails(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := l.st.PurgeAuditDetails(ctx, l.opts.Clock(), 1000)
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
