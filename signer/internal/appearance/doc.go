@@ -18,7 +18,24 @@
 // set as large as fits and shrinks line by line; a line is cut with an
 // ellipsis only when it does not fit at the smallest size.
 //
-// Build is safe for concurrent use. The font is parsed once per process.
+// Build is safe for concurrent use and deterministic. The font is parsed
+// once per process.
+//
+// # Font and text extraction
+//
+// The subset keeps only the glyphs drawn (plus .notdef and the components
+// of composite glyphs), renumbered, without hinting instructions. Every
+// glyph maps to the exact characters it stands for: the same glyph standing
+// for different text gets its own CID. Right-to-left ligatures such as
+// lam-alef are drawn as the ligature glyph followed by invisible glyphs,
+// one character each, because extractors (poppler, MuPDF, pdf.js) reverse
+// right-to-left words character by character and would turn a two-character
+// mapping "لا" into "ال". Arabic marks are positioned inside shifted copies
+// of their glyphs, so that every glyph of a line sits on its baseline.
+//
+// Known limits of poppler's pdftotext, not of the stamp: a line that mixes
+// directions comes out in an order of poppler's choosing (each word intact),
+// and words with harakat may be broken up.
 //
 // # Imports
 //
