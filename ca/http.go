@@ -25,20 +25,17 @@ func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ca/{file}", s.serveCACert)
 	mux.HandleFunc("GET /crl/{file}", s.serveCRL)
-	mux.Handle("/ocsp", http.StripPrefix("/ocsp", ocspRoot(s.ocsp)))
-	mux.Handle("/ocsp/", http.StripPrefix("/ocsp", s.ocsp))
 	mux.Handle("/tsa", s.tsa)
 	mux.HandleFunc("GET /pds/{lang}", s.servePDS)
-	return mux
+	// OCSP goes around the mux, which would redirect GET requests whose
+	// unescaped base64 holds "//". A server that puts this handler under
+	// its own mux must do the same (see [OCSPPath]).
+	return ocspwire.Mount(OCSPPath, s.ocsp, mux)
 }
 
-// ocspRoot makes "/ocsp" (stripped to "") look like "/" to the responder.
-func ocspRoot(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.URL.Path = "/"
-		h.ServeHTTP(w, r)
-	})
-}
+// OCSPPath is where the OCSP responder is served: POST to it, or GET
+// OCSPPath + "/" + base64 request.
+const OCSPPath = "/ocsp"
 
 func splitFile(file string) (name, ext string, ok bool) {
 	i := strings.LastIndexByte(file, '.')

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -31,6 +32,10 @@ type Responder struct {
 	mu    sync.RWMutex
 	cache map[cacheKey]cachedResponse
 	max   int
+	// epoch counts invalidations. A response is cached only if no
+	// invalidation happened while it was being made, so that a revocation
+	// racing with a lookup can never leave a stale "good" in the cache.
+	epoch atomic.Uint64
 }
 
 type ocspIssuer struct {
@@ -93,6 +98,7 @@ func newResponder(s *Service) (*Responder, error) {
 func (s *Service) OCSP() *Responder { return s.ocsp }
 
 func (r *Responder) invalidate(serial string) {
+	r.epoch.Add(1)
 	r.mu.Lock()
 	for _, h := range ocspHashes {
 		delete(r.cache, cacheKey{serial, h})
@@ -168,12 +174,17 @@ func (r *Responder) Respond(ctx context.Context, der []byte) ([]byte, error) {
 			return c.der, nil
 		}
 	}
+	epoch := r.epoch.Load()
 	resp, err := r.sign(ctx, iss, req, now)
 	if err != nil {
 		return nil, err
 	}
 	if req.Nonce == nil {
 		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.epoch.Load() != epoch {
+			return resp, nil // the status may have changed meanwhile: answer, don't cache
+		}
 		if len(r.cache) >= r.max {
 			n := 0
 			for k := range r.cache { // drop an arbitrary tenth
@@ -184,7 +195,6 @@ func (r *Responder) Respond(ctx context.Context, der []byte) ([]byte, error) {
 			}
 		}
 		r.cache[key] = cachedResponse{der: resp, refresh: now.Add(time.Duration(r.s.cfg.OCSPValidity) / 2)}
-		r.mu.Unlock()
 	}
 	return resp, nil
 }
@@ -222,12 +232,11 @@ func (r *Responder) Status(ctx context.Context, serial *big.Int) (string, error)
 	return map[store.CertStatus]string{store.StatusValid: "good", store.StatusRevoked: "revoked", store.StatusOnHold: "hold"}[c.Status], nil
 }
 
-// ServeHTTP answers OCSP over HTTP (RFC 6960 appendix A): POST with an
-// application/ocsp-request body, or GET with the base64 request in the path
-// after the mount point (the handler must be mounted with that prefix
-// stripped, i.e. it sees "/" + base64).
+// ServeHTTP answers OCSP over HTTP (RFC 6960 appendix A) at [OCSPPath]:
+// POST with an application/ocsp-request body, or GET with the base64
+// request in the path after OCSPPath.
 func (r *Responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	der, err := ocspwire.ReadRequest(req, "/", maxOCSPRequest)
+	der, err := ocspwire.ReadRequest(req, OCSPPath, maxOCSPRequest)
 	if err != nil {
 		writeOCSPReadError(w, err)
 		return
