@@ -48,7 +48,7 @@ type layout struct {
 
 func newLayout(o Options, hasQR bool) *layout {
 	l := &layout{w: o.Width, h: o.Height, hasQR: hasQR}
-	pad := math.Max(1.5, math.Min(6, 0.04*math.Min(l.w, l.h)))
+	pad := math.Max(2, math.Min(6, 0.055*math.Min(l.w, l.h)))
 	inset := borderWidth
 	l.tx0, l.ty0, l.tx1, l.ty1 = pad, pad, l.w-pad, l.h-pad
 	switch {
