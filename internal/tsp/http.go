@@ -1,19 +1,19 @@
 package tsp
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
+
+	"github.com/thiqa/thiqa/internal/problem"
 )
 
-// Media types of the RFC 3161 HTTP transport and of RFC 9457 problems.
+// Media types of the RFC 3161 HTTP transport.
 const (
-	ContentTypeQuery   = "application/timestamp-query"
-	ContentTypeReply   = "application/timestamp-reply"
-	ContentTypeProblem = "application/problem+json"
+	ContentTypeQuery = "application/timestamp-query"
+	ContentTypeReply = "application/timestamp-reply"
 )
 
 // ServeHTTP implements the RFC 3161 HTTP transport: a POST of
@@ -26,25 +26,25 @@ const (
 func (a *Authority) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeProblem(w, http.StatusMethodNotAllowed, "time-stamp requests must be sent with POST")
+		problem.Write(w, http.StatusMethodNotAllowed, "method-not-allowed", "time-stamp requests must be sent with POST")
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != ContentTypeQuery {
-		writeProblem(w, http.StatusUnsupportedMediaType, "content type must be "+ContentTypeQuery)
+		problem.Write(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "content type must be "+ContentTypeQuery)
 		return
 	}
 	if r.ContentLength > a.maxRequest {
-		writeProblem(w, http.StatusRequestEntityTooLarge, "request larger than "+strconv.FormatInt(a.maxRequest, 10)+" bytes")
+		problem.Write(w, http.StatusRequestEntityTooLarge, "too-large", "request larger than "+strconv.FormatInt(a.maxRequest, 10)+" bytes")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxRequest))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeProblem(w, http.StatusRequestEntityTooLarge, "request larger than "+strconv.FormatInt(a.maxRequest, 10)+" bytes")
+			problem.Write(w, http.StatusRequestEntityTooLarge, "too-large", "request larger than "+strconv.FormatInt(a.maxRequest, 10)+" bytes")
 			return
 		}
-		writeProblem(w, http.StatusBadRequest, "cannot read request body")
+		problem.Write(w, http.StatusBadRequest, "bad-request", "cannot read request body")
 		return
 	}
 	resp, err := a.Respond(r.Context(), body)
@@ -52,7 +52,7 @@ func (a *Authority) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if a.onError != nil {
 			a.onError(err)
 		}
-		writeProblem(w, http.StatusInternalServerError, "the time-stamping unit failed")
+		problem.Write(w, http.StatusInternalServerError, "internal", "the time-stamping unit failed")
 		return
 	}
 	w.Header().Set("Content-Type", ContentTypeReply)
@@ -60,20 +60,4 @@ func (a *Authority) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(resp)
-}
-
-// problem is an RFC 9457 problem details object.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-}
-
-func writeProblem(w http.ResponseWriter, status int, detail string) {
-	body, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
-	w.Header().Set("Content-Type", ContentTypeProblem)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

@@ -400,11 +400,11 @@ func TestServeHTTP(t *testing.T) {
 		{"content type with parameter", http.MethodPost, ContentTypeQuery + "; charset=binary", good, http.StatusOK, ContentTypeReply, true},
 		{"rejected", http.MethodPost, ContentTypeQuery, readTestdata(t, "sha1.tsq"), http.StatusOK, ContentTypeReply, false},
 		{"garbage", http.MethodPost, ContentTypeQuery, []byte("not a request"), http.StatusOK, ContentTypeReply, false},
-		{"get", http.MethodGet, "", nil, http.StatusMethodNotAllowed, ContentTypeProblem, false},
-		{"put", http.MethodPut, ContentTypeQuery, good, http.StatusMethodNotAllowed, ContentTypeProblem, false},
-		{"wrong type", http.MethodPost, "application/octet-stream", good, http.StatusUnsupportedMediaType, ContentTypeProblem, false},
-		{"no type", http.MethodPost, "", good, http.StatusUnsupportedMediaType, ContentTypeProblem, false},
-		{"too large", http.MethodPost, ContentTypeQuery, make([]byte, 201), http.StatusRequestEntityTooLarge, ContentTypeProblem, false},
+		{"get", http.MethodGet, "", nil, http.StatusMethodNotAllowed, contentTypeProblem, false},
+		{"put", http.MethodPut, ContentTypeQuery, good, http.StatusMethodNotAllowed, contentTypeProblem, false},
+		{"wrong type", http.MethodPost, "application/octet-stream", good, http.StatusUnsupportedMediaType, contentTypeProblem, false},
+		{"no type", http.MethodPost, "", good, http.StatusUnsupportedMediaType, contentTypeProblem, false},
+		{"too large", http.MethodPost, ContentTypeQuery, make([]byte, 201), http.StatusRequestEntityTooLarge, contentTypeProblem, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -417,7 +417,7 @@ func TestServeHTTP(t *testing.T) {
 			if w.Code != tc.wantStatus || w.Header().Get("Content-Type") != tc.wantType {
 				t.Fatalf("status %d type %q, want %d %q: %s", w.Code, w.Header().Get("Content-Type"), tc.wantStatus, tc.wantType, w.Body)
 			}
-			if tc.wantType == ContentTypeProblem {
+			if tc.wantType == contentTypeProblem {
 				if !strings.Contains(w.Body.String(), `"status":`) {
 					t.Errorf("problem body = %s", w.Body)
 				}
@@ -513,7 +513,7 @@ func TestServeHTTPInternalFailure(t *testing.T) {
 	r.Header.Set("Content-Type", ContentTypeQuery)
 	w := httptest.NewRecorder()
 	a.ServeHTTP(w, r)
-	if w.Code != http.StatusInternalServerError || w.Header().Get("Content-Type") != ContentTypeProblem {
+	if w.Code != http.StatusInternalServerError || w.Header().Get("Content-Type") != contentTypeProblem {
 		t.Errorf("status %d type %q, want 500 problem", w.Code, w.Header().Get("Content-Type"))
 	}
 	if !errors.Is(got, ErrSign) {
@@ -553,3 +553,5 @@ func TestTokenSize(t *testing.T) {
 		t.Error("TokenSize accepted SHA-1")
 	}
 }
+
+const contentTypeProblem = "application/problem+json"
