@@ -270,6 +270,14 @@ func (c *Custody) current() (*conn, error) {
 		return c.conn, nil
 	}
 	cn, err := c.connect()
+	if errors.Is(err, ErrTokenNotFound) {
+		// A token inserted or initialised since the module was
+		// initialised is not visible to every library until it is
+		// initialised again.
+		if err = c.mod.reset(c.mod.generation()); err == nil {
+			cn, err = c.connect()
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -284,6 +292,7 @@ func (c *Custody) lost(cn *conn) {
 	c.mu.Lock()
 	if c.conn == cn {
 		c.conn = nil
+		clear(c.keys)
 	}
 	c.mu.Unlock()
 	cn.close()

@@ -51,7 +51,9 @@ func (c Config) String() string {
 	return "pkcs11:" + path + "?module-path=" + escape(c.ModulePath)
 }
 
-func escape(s string) string { return strings.ReplaceAll(url.PathEscape(s), ";", "%3B") }
+func escape(s string) string {
+	return strings.NewReplacer(";", "%3B", "&", "%26").Replace(url.PathEscape(s))
+}
 
 // ParseURI parses a PKCS#11 URI in the style of RFC 7512:
 //
