@@ -114,17 +114,20 @@ func (s *Service) servePDS(w http.ResponseWriter, r *http.Request) {
 
 // writeOCSPReadError reports an HTTP-level failure to read an OCSP request.
 func writeOCSPReadError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, ocspwire.ErrMethodNotAllowed):
+	status := ocspwire.HTTPStatus(err)
+	slug := map[int]string{
+		http.StatusMethodNotAllowed:      "method-not-allowed",
+		http.StatusUnsupportedMediaType:  "unsupported-media-type",
+		http.StatusRequestEntityTooLarge: "too-large",
+		http.StatusBadRequest:            "bad-ocsp-request",
+	}[status]
+	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", "GET, POST")
-		problem.Write(w, http.StatusMethodNotAllowed, "method-not-allowed", "OCSP takes GET or POST")
-	case errors.Is(err, ocspwire.ErrTooLarge):
-		problem.Write(w, http.StatusRequestEntityTooLarge, "too-large", err.Error())
-	case errors.Is(err, ocspwire.ErrContentType):
-		problem.Write(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "POST an application/ocsp-request body")
-	default:
-		problem.Write(w, http.StatusBadRequest, "bad-ocsp-request", err.Error())
 	}
+	if slug == "" {
+		slug = "internal"
+	}
+	problem.Write(w, status, slug, err.Error())
 }
 
 var _ http.Handler = (*tsp.Authority)(nil)
