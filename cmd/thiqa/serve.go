@@ -32,6 +32,8 @@ when it is missing — and serves HTTP on --addr:
   GET  /crl/{name}.crl       CRLs of root, citizen-ca and org-ca
   POST /ocsp, GET /ocsp/…    OCSP responder (RFC 6960)
   POST /tsa                  time-stamping authority (RFC 3161)
+  GET  /audit/checkpoint     signed checkpoint of the audit log (every minute)
+  GET  /audit/proof/…        audit inclusion and consistency proofs
   GET  /healthz              liveness
 
 Operator commands (thiqa ca …) reach a running server through the admin
@@ -79,6 +81,7 @@ creates a new data directory; by default the public URL is http://<addr>.`,
 			go func() { errc <- adminSrv.Serve(admin) }()
 			go n.CA.RunCRLs(ctx, time.Hour, func(err error) { logger.Error("CRL refresh", "err", err) })
 			go n.CA.RunStatusSync(ctx, 250*time.Millisecond, func(err error) { logger.Error("status sync", "err", err) })
+			go n.Audit.Run(ctx, time.Minute, func(err error) { logger.Error("audit checkpoint", "err", err) })
 
 			base := "http://" + ln.Addr().String()
 			fmt.Fprintf(out, "serving on %s\n", base)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/store"
@@ -43,7 +44,14 @@ type Node struct {
 	Keys  hsm.Custody
 	Store *store.Bolt
 	CA    *ca.Service
+	// Audit is the tamper-evident audit log; its checkpoints are signed
+	// with the custody key AuditKeyID.
+	Audit *audit.Log
 }
+
+// AuditKeyID names the custody key (ECDSA P-256) that signs the audit
+// log's checkpoints; it is created on first use.
+const AuditKeyID hsm.KeyID = "audit-log"
 
 // Created reports what Open made that did not exist before.
 type Created struct {
@@ -96,11 +104,25 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		n.CA, err = ca.Init(ctx, opts.CA, keys, st, caOpts)
 		created.Ceremony = err == nil
 	}
+	if err == nil {
+		n.Audit, err = openAudit(ctx, keys, st, opts.Clock)
+	}
 	if err != nil {
 		st.Close()
 		return nil, created, fmt.Errorf("open node: %w", err)
 	}
 	return n, created, nil
+}
+
+func openAudit(ctx context.Context, keys hsm.Custody, st *store.Bolt, clock func() time.Time) (*audit.Log, error) {
+	key, err := keys.Key(ctx, AuditKeyID)
+	if errors.Is(err, hsm.ErrKeyNotFound) {
+		key, err = keys.GenerateKey(ctx, AuditKeyID, hsm.ECDSAP256)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit key: %w", err)
+	}
+	return audit.New(st, key, audit.Options{Clock: clock})
 }
 
 // Close closes the store.
@@ -116,6 +138,7 @@ func AdminSocket(dir string) string { return filepath.Join(dir, "admin.sock") }
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", n.CA.Handler())
+	mux.Handle("/audit/", n.Audit.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
