@@ -11,8 +11,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-		"time"
 	"testing"
+	"time"
 
 	"github.com/thiqa/thiqa/internal/testpki"
 	"github.com/thiqa/thiqa/signer/internal/pdf"
