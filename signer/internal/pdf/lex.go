@@ -67,14 +67,6 @@ func (p *parser) keyword() []byte {
 	return p.b[start:p.pos]
 }
 
-// peekKeyword reports whether the next token is kw, without consuming.
-func (p *parser) peekKeyword(kw string) bool {
-	save := p.pos
-	k := p.keyword()
-	p.pos = save
-	return string(k) == kw
-}
-
 // object parses one object; refs "N G R" are recognised.
 func (p *parser) object(depth int) (Object, error) {
 	if depth > maxNesting {

@@ -1,9 +1,6 @@
 package pdf
 
-import (
-	"fmt"
-	"io"
-)
+import "fmt"
 
 // Object is a PDF object: one of [Null], [Bool], [Int], [Real], [String],
 // [Name], [Array], [Dict], [Ref] or *[Stream].
@@ -62,7 +59,7 @@ func NewStream(d Dict, data []byte) *Stream {
 // Data returns the encoded bytes of an in-memory stream made by [NewStream].
 func (s *Stream) Data() []byte { return s.data }
 
-// Int returns o as an integer if it is an [Int] (or an integral [Real]).
+// AsInt returns o as an integer if it is an [Int] (or an integral [Real]).
 func AsInt(o Object) (int64, bool) {
 	switch v := o.(type) {
 	case Int:
@@ -114,6 +111,3 @@ func cloneObject(o Object) Object {
 	}
 	return o
 }
-
-// readerAt is the input the reader needs: random access with a known size.
-type readerAt = io.ReaderAt

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 )
 
 // readObjectAt parses "N G obj ... endobj" at off. depth counts indirect
@@ -327,6 +326,9 @@ func unpredict(data []byte, parms Dict) ([]byte, error) {
 	}
 	bpp := int((colors*bpc + 7) / 8)
 	rowLen := int((cols*colors*bpc + 7) / 8)
+	if rowLen > len(data) {
+		return nil, fmt.Errorf("%w: predictor row of %d bytes in %d bytes of data", ErrMalformed, rowLen, len(data))
+	}
 	out := make([]byte, 0, len(data))
 	prev := make([]byte, rowLen)
 	for pos := 0; pos+1 <= len(data); pos += rowLen + 1 {
@@ -481,5 +483,3 @@ func (os *objStream) object(num, idx uint32) (Object, error) {
 	}
 	return o, nil
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
