@@ -2,6 +2,8 @@ package validate
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
@@ -417,6 +419,8 @@ func (d *doc) checkByteRange(s *sig) error {
 		return fmt.Errorf("the bytes in the gap are not the dictionary's /Contents")
 	}
 	s.contents = raw
+	sum := sha256.Sum256(bytes.TrimRight(raw, "\x00"))
+	s.rep.ContentsSHA256 = hex.EncodeToString(sum[:])
 	// The signature dictionary itself must lie in the signed part.
 	return nil
 }

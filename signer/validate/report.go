@@ -93,6 +93,7 @@ type Signature struct {
 	Revision           int            `json:"revision"`
 	CoversWholeFile    bool           `json:"covers_whole_file"`
 	ByteRange          []int64        `json:"byte_range"`
+	ContentsSHA256     string         `json:"contents_sha256,omitempty"`
 	Level              string         `json:"level"`
 	Indication         Indication     `json:"indication"`
 	SubIndication      SubIndication  `json:"sub_indication,omitempty"`
