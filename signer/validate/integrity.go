@@ -2,12 +2,12 @@ package validate
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"crypto"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
