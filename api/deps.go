@@ -3,4 +3,6 @@ package api
 // Deps are the services the API serves. Each part of the API adds the
 // interface it needs here (declared where it is used, in its own file) as a
 // field; internal/node fills them in.
-type Deps struct{}
+type Deps struct {
+	Enrollment EnrollmentService // api/enrollment.go
+}

@@ -1,0 +1,159 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/store"
+)
+
+// access is a set of kinds of principal.
+type access uint8
+
+// Kinds of principal. A request carries at most one: no credentials
+// (Anonymous), a citizen's passkey session, an officer's session with its
+// role, or an agency's credentials.
+const (
+	Anonymous access = 1 << iota
+	Citizen
+	Officer
+	Supervisor
+	Admin
+	Agency
+
+	anyOfficer = Officer | Supervisor | Admin
+	signedIn   = Citizen | anyOfficer
+	everyone   = Anonymous | signedIn | Agency
+)
+
+// kinds lists every kind, for the authorization tests and error messages.
+var kinds = []struct {
+	kind access
+	name string
+}{{Anonymous, "anonymous"}, {Citizen, "citizen"}, {Officer, "officer"}, {Supervisor, "supervisor"}, {Admin, "admin"}, {Agency, "agency"}}
+
+// routeAccess is the one place where authorization of every endpoint is
+// decided: which kinds of principal may call it. A route missing here is
+// refused to everyone. Finer rules that depend on the record (an officer
+// acts only on identities of their centre, a citizen only on their own,
+// four eyes for revocations) are enforced by the domain packages on top.
+var routeAccess = map[string]access{
+	// Officer console.
+	"POST /api/v1/officers/signin":                           Anonymous | signedIn,
+	"POST /api/v1/signout":                                   signedIn,
+	"GET /api/v1/centres":                                    anyOfficer,
+	"POST /api/v1/centres":                                   Admin,
+	"POST /api/v1/officers":                                  Admin,
+	"POST /api/v1/enrollments":                               Officer | Supervisor,
+	"GET /api/v1/identities/{nid}":                           anyOfficer,
+	"POST /api/v1/identities/{nid}/code":                     Officer | Supervisor,
+	"POST /api/v1/identities/{nid}/devices/{device}/disable": anyOfficer,
+	"POST /api/v1/identities/{nid}/suspend":                  anyOfficer,
+	"POST /api/v1/identities/{nid}/resume":                   anyOfficer,
+	"POST /api/v1/identities/{nid}/revoke":                   anyOfficer,
+	"POST /api/v1/approvals/{id}/approve":                    Supervisor | Admin,
+	"POST /api/v1/approvals/{id}/reject":                     Supervisor | Admin,
+	// Citizen app.
+	"POST /api/v1/activation/begin":            Anonymous | signedIn,
+	"POST /api/v1/activation/finish":           Anonymous | signedIn,
+	"POST /api/v1/signin/begin":                Anonymous | signedIn,
+	"POST /api/v1/signin/finish":               Anonymous | signedIn,
+	"GET /api/v1/me":                           Citizen,
+	"POST /api/v1/me/devices/begin":            Citizen,
+	"POST /api/v1/me/devices/finish":           Citizen,
+	"POST /api/v1/me/devices/{device}/disable": Citizen,
+	"POST /api/v1/me/suspend":                  Citizen,
+	"POST /api/v1/me/revoke":                   Citizen,
+}
+
+// refusedPrefix starts the detail of every refusal by authorize.
+const refusedPrefix = "this kind of principal may not call"
+
+// sessionCookie is the cookie that carries a session for pages.
+const sessionCookie = "thiqa_session"
+
+// principalKey keys the request's principal in its context.
+const principalKey ctxKey = 100
+
+// who returns the request's principal (set by authorize).
+func who(r *http.Request) enrollment.Principal {
+	p, _ := r.Context().Value(principalKey).(enrollment.Principal)
+	return p
+}
+
+// sessionToken returns the bearer token, or else the session cookie.
+func sessionToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return ""
+		}
+		return strings.TrimSpace(tok)
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// kindOf classifies a principal.
+func kindOf(p enrollment.Principal) access {
+	switch {
+	case p.Kind == enrollment.KindCitizen:
+		return Citizen
+	case p.Kind == enrollment.KindOfficer && p.Role == store.RoleOfficer:
+		return Officer
+	case p.Kind == enrollment.KindOfficer && p.Role == store.RoleSupervisor:
+		return Supervisor
+	case p.Kind == enrollment.KindOfficer && p.Role == store.RoleAdmin:
+		return Admin
+	}
+	return 0
+}
+
+// authorize wraps the handler of pattern: it authenticates the request and
+// lets it through only when routeAccess allows its kind of principal;
+// otherwise 401 (no valid credentials) or 403.
+func (s *Server) authorize(pattern string, h http.HandlerFunc) http.HandlerFunc {
+	allowed := routeAccess[pattern]
+	return func(w http.ResponseWriter, r *http.Request) {
+		kind := Anonymous
+		if tok := sessionToken(r); tok != "" && s.Enrollment != nil {
+			p, err := s.Enrollment.Authenticate(r.Context(), tok)
+			if err == nil && kindOf(p) != 0 {
+				kind = kindOf(p)
+				r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
+			}
+		}
+		switch {
+		case allowed&kind != 0:
+			h(w, r)
+		case kind == Anonymous:
+			s.refuse(w, r, fmt.Errorf("%w: %s %s", ErrUnauthorized, refusedPrefix, pattern))
+		default:
+			s.refuse(w, r, fmt.Errorf("%w: %s %s", ErrForbidden, refusedPrefix, pattern))
+		}
+	}
+}
+
+// refuse logs a refused request and answers with its problem document.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	p := who(r)
+	s.opts.Logger.Warn("refused", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+		"principal", p.Kind+":"+p.Username+p.NationalID, "err", err.Error())
+	s.writeError(w, r, err)
+}
+
+// setSessionCookie sends the session cookie for pages.
+func setSessionCookie(w http.ResponseWriter, tok string, expires time.Time, now time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", Expires: expires,
+		MaxAge: int(expires.Sub(now).Seconds()), Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+func clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
