@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/thiqa/thiqa/api"
 	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/ca"
+	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/store"
 )
@@ -36,6 +38,10 @@ type Options struct {
 	CA ca.Config
 	// Clock, when set, replaces time.Now (tests).
 	Clock func() time.Time
+	// WebAuthnRPID and WebAuthnOrigins are the passkey relying party
+	// (defaults "localhost" and "http://localhost:8080", for the pilot).
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
 }
 
 // Node is an open data directory.
@@ -47,6 +53,9 @@ type Node struct {
 	// Audit is the tamper-evident audit log; its checkpoints are signed
 	// with the custody key AuditKeyID.
 	Audit *audit.Log
+	// Enrollment is the registration authority: officers, enrollment,
+	// activation and sign-in with passkeys.
+	Enrollment *enrollment.Service
 }
 
 // AuditKeyID names the custody key (ECDSA P-256) that signs the audit
@@ -107,6 +116,9 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	if err == nil {
 		n.Audit, err = openAudit(ctx, keys, st, opts.Clock)
 	}
+	if err == nil {
+		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock})
+	}
 	if err != nil {
 		st.Close()
 		return nil, created, fmt.Errorf("open node: %w", err)
@@ -139,6 +151,7 @@ func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", n.CA.Handler())
 	mux.Handle("/audit/", n.Audit.Handler())
+	mux.Handle("/api/v1/", api.New(api.Deps{Enrollment: n.Enrollment}, api.Options{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
