@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -17,7 +18,7 @@ import (
 
 // Store is what the log needs from persistence; store.Bolt implements it.
 type Store interface {
-	AppendAudit(ctx context.Context, build func(head store.AuditHead) (store.AuditAppend, error)) (store.AuditAppend, error)
+	AppendAudit(ctx context.Context, build func(head store.AuditHead) ([]store.AuditAppend, error)) ([]store.AuditAppend, error)
 	AuditHead(ctx context.Context) (store.AuditHead, error)
 	AuditEntries(ctx context.Context, from uint64, limit int) ([]store.AuditEntry, error)
 	AuditEntry(ctx context.Context, index uint64) (store.AuditEntry, error)
@@ -55,7 +56,23 @@ type Log struct {
 	key    crypto.Signer
 	signer *noteSigner
 	opts   Options
+
+	mu       sync.Mutex
+	queue    []*pending // events waiting for the next commit
+	draining bool       // a goroutine commits the queue
 }
+
+// pending is an event waiting to be committed with others.
+type pending struct {
+	rec     Record // all but Index
+	details *store.AuditDetails
+	done    chan struct{}
+	receipt Receipt
+	err     error
+}
+
+// maxBatch bounds how many events one transaction commits.
+const maxBatch = 1000
 
 var rangeFactory = compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 
@@ -96,9 +113,12 @@ type Receipt struct {
 //	_, err := log.Append(ctx, audit.Event{Actor: "officer:" + o.Username,
 //		Action: "enrollment.create", Subject: rec.ID, Details: evidence})
 //
-// Appends from many goroutines are grouped into one store transaction, and
-// their order in the log is the order in which they commit. ErrBadEvent when
-// e is malformed; the record is then not written.
+// Appends from many goroutines are grouped into one store transaction and
+// one fsync (all the events that arrive while the previous transaction
+// commits); their order in the log is the order in which they were queued.
+// ErrBadEvent when e is malformed; the record is then not written. Once
+// queued, an event is committed even if ctx ends, and Append waits for the
+// outcome.
 func (l *Log) Append(ctx context.Context, e Event) (Receipt, error) {
 	if err := e.check(); err != nil {
 		return Receipt{}, fmt.Errorf("append audit event: %w", err)
@@ -108,15 +128,71 @@ func (l *Log) Append(ctx context.Context, e Event) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, fmt.Errorf("append audit event: %w", err)
 	}
-	a, err := l.st.AppendAudit(ctx, func(head store.AuditHead) (store.AuditAppend, error) {
-		rec := Record{Version: recordVersion, Index: head.Size, Time: now,
-			Actor: e.Actor, Action: e.Action, Subject: e.Subject, Details: digest}
-		return buildAppend(head, rec, details)
-	})
-	if err != nil {
+	p := &pending{
+		rec:     Record{Version: recordVersion, Time: now, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Details: digest},
+		details: details,
+		done:    make(chan struct{}),
+	}
+	if err := ctx.Err(); err != nil {
 		return Receipt{}, fmt.Errorf("append audit event: %w", err)
 	}
-	return Receipt{Index: a.Entry.Index, LeafHash: a.Nodes[0].Hash, Record: a.Entry.Record}, nil
+	l.mu.Lock()
+	l.queue = append(l.queue, p)
+	if !l.draining {
+		l.draining = true
+		go l.drain()
+	}
+	l.mu.Unlock()
+	<-p.done // bounded by one store commit; not abandoned, so the caller learns the outcome
+	if p.err != nil {
+		return Receipt{}, fmt.Errorf("append audit event: %w", p.err)
+	}
+	return p.receipt, nil
+}
+
+// drain commits the queue, in batches of what arrived while the previous
+// commit ran (group commit: one transaction and one fsync per batch), and
+// ends when the queue is empty.
+func (l *Log) drain() {
+	for {
+		l.mu.Lock()
+		n := min(len(l.queue), maxBatch)
+		if n == 0 {
+			l.draining = false
+			l.mu.Unlock()
+			return
+		}
+		batch := l.queue[:n:n]
+		l.queue = l.queue[n:]
+		l.mu.Unlock()
+		l.commit(batch)
+	}
+}
+
+func (l *Log) commit(batch []*pending) {
+	as, err := l.st.AppendAudit(context.Background(), func(head store.AuditHead) ([]store.AuditAppend, error) {
+		out := make([]store.AuditAppend, 0, len(batch))
+		for _, p := range batch {
+			rec := p.rec
+			rec.Index = head.Size
+			a, err := buildAppend(head, rec, p.details)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+			head = a.Head
+		}
+		return out, nil
+	})
+	for i, p := range batch {
+		if err != nil {
+			p.err = err
+		} else {
+			a := as[i]
+			p.receipt = Receipt{Index: a.Entry.Index, LeafHash: a.Nodes[0].Hash, Record: a.Entry.Record}
+		}
+		close(p.done)
+	}
 }
 
 func (l *Log) details(v any, now time.Time) (*store.AuditDetails, string, error) {

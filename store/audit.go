@@ -44,18 +44,19 @@ func auditRetentionKey(until time.Time, index uint64) []byte {
 
 func auditBucketsExist(tx *bolt.Tx) bool { return tx.Bucket(bucketAuditMeta) != nil }
 
-// AppendAudit appends one entry to the audit log. build receives the current
-// head and returns what to write; the store checks that the entry goes at
-// index head.Size, that the first node is its leaf and that the new head is
-// one larger, then commits durably. Concurrent appends are grouped into one
-// transaction and one fsync, so build may run more than once and must have no
-// effect outside its result.
-func (s *Bolt) AppendAudit(ctx context.Context, build func(head AuditHead) (AuditAppend, error)) (AuditAppend, error) {
+// AppendAudit appends entries to the audit log in one durable
+// transaction. build receives the current head and returns the appends in
+// order; the store checks that each entry goes at the next index, that its
+// first node is its leaf and that each head is one larger than the one
+// before, then commits. Nothing is written when build or a check fails.
+// Callers batch concurrent appends themselves (package audit does), so
+// build runs once.
+func (s *Bolt) AppendAudit(ctx context.Context, build func(head AuditHead) ([]AuditAppend, error)) ([]AuditAppend, error) {
 	if err := ctx.Err(); err != nil {
-		return AuditAppend{}, fmt.Errorf("append audit: %w", err)
+		return nil, fmt.Errorf("append audit: %w", err)
 	}
-	var out AuditAppend
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	var out []AuditAppend
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range auditBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -65,21 +66,24 @@ func (s *Bolt) AppendAudit(ctx context.Context, build func(head AuditHead) (Audi
 		if err != nil {
 			return err
 		}
-		a, err := build(head)
+		as, err := build(head)
 		if err != nil {
 			return err
 		}
-		if err := checkAuditAppend(head, a); err != nil {
-			return err
+		for _, a := range as {
+			if err := checkAuditAppend(head, a); err != nil {
+				return err
+			}
+			if err := putAuditAppend(tx, a); err != nil {
+				return err
+			}
+			head = a.Head
 		}
-		if err := putAuditAppend(tx, a); err != nil {
-			return err
-		}
-		out = a
-		return nil
+		out = as
+		return putJSON(tx.Bucket(bucketAuditMeta), string(keyAuditHead), head)
 	})
 	if err != nil {
-		return AuditAppend{}, fmt.Errorf("append audit: %w", err)
+		return nil, fmt.Errorf("append audit: %w", err)
 	}
 	return out, nil
 }
@@ -123,7 +127,7 @@ func putAuditAppend(tx *bolt.Tx, a AuditAppend) error {
 			return err
 		}
 	}
-	return putJSON(tx.Bucket(bucketAuditMeta), string(keyAuditHead), a.Head)
+	return nil
 }
 
 func auditHead(tx *bolt.Tx) (AuditHead, error) {

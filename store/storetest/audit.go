@@ -15,7 +15,7 @@ import (
 
 // AuditStore is every audit-log method the contract covers.
 type AuditStore interface {
-	AppendAudit(ctx context.Context, build func(head store.AuditHead) (store.AuditAppend, error)) (store.AuditAppend, error)
+	AppendAudit(ctx context.Context, build func(head store.AuditHead) ([]store.AuditAppend, error)) ([]store.AuditAppend, error)
 	AuditHead(ctx context.Context) (store.AuditHead, error)
 	AuditEntries(ctx context.Context, from uint64, limit int) ([]store.AuditEntry, error)
 	AuditEntry(ctx context.Context, index uint64) (store.AuditEntry, error)
@@ -32,20 +32,23 @@ func leafHash(i uint64) []byte {
 	return h[:]
 }
 
-// auditBuild appends a toy entry: the store does not interpret hashes, so any
-// bytes do.
-func auditBuild(details bool) func(store.AuditHead) (store.AuditAppend, error) {
-	return func(h store.AuditHead) (store.AuditAppend, error) {
-		i := h.Size
-		a := store.AuditAppend{
-			Entry: store.AuditEntry{Index: i, Record: fmt.Appendf(nil, "record %d", i)},
-			Nodes: []store.AuditNode{{AuditNodeID: store.AuditNodeID{Level: 0, Index: i}, Hash: leafHash(i)}},
-			Head:  store.AuditHead{Size: i + 1, Frontier: [][]byte{leafHash(i)}},
+// auditBuild appends n toy entries: the store does not interpret hashes, so
+// any bytes do.
+func auditBuild(n int, details bool) func(store.AuditHead) ([]store.AuditAppend, error) {
+	return func(h store.AuditHead) ([]store.AuditAppend, error) {
+		var out []store.AuditAppend
+		for i := h.Size; i < h.Size+uint64(n); i++ {
+			a := store.AuditAppend{
+				Entry: store.AuditEntry{Index: i, Record: fmt.Appendf(nil, "record %d", i)},
+				Nodes: []store.AuditNode{{AuditNodeID: store.AuditNodeID{Level: 0, Index: i}, Hash: leafHash(i)}},
+				Head:  store.AuditHead{Size: i + 1, Frontier: [][]byte{leafHash(i)}},
+			}
+			if details {
+				a.Entry.Details = &store.AuditDetails{Salt: []byte{byte(i)}, Data: []byte(`{"n":1}`), RetainUntil: t0.Add(time.Duration(i) * time.Hour)}
+			}
+			out = append(out, a)
 		}
-		if details {
-			a.Entry.Details = &store.AuditDetails{Salt: []byte{byte(i)}, Data: []byte(`{"n":1}`), RetainUntil: t0.Add(time.Duration(i) * time.Hour)}
-		}
-		return a, nil
+		return out, nil
 	}
 }
 
@@ -70,11 +73,15 @@ func RunAudit(t *testing.T, open func(t *testing.T) AuditStore) {
 	})
 	t.Run("AppendAndRead", func(t *testing.T) {
 		s := open(t)
-		for i := range 5 {
-			a, err := s.AppendAudit(ctx, auditBuild(i%2 == 0))
-			if err != nil || a.Entry.Index != uint64(i) {
-				t.Fatalf("append %d = %+v, %v", i, a.Entry, err)
+		for i := range 3 {
+			as, err := s.AppendAudit(ctx, auditBuild(1, i%2 == 0))
+			if err != nil || len(as) != 1 || as[0].Entry.Index != uint64(i) {
+				t.Fatalf("append %d = %+v, %v", i, as, err)
 			}
+		}
+		// A batch of two: indexes 3 and 4.
+		if as, err := s.AppendAudit(ctx, auditBuild(2, false)); err != nil || len(as) != 2 || as[1].Entry.Index != 4 {
+			t.Fatalf("append batch = %+v, %v", as, err)
 		}
 		h, err := s.AuditHead(ctx)
 		if err != nil || h.Size != 5 || !bytes.Equal(h.Frontier[0], leafHash(4)) {
@@ -84,7 +91,7 @@ func RunAudit(t *testing.T, open func(t *testing.T) AuditStore) {
 		if err != nil || len(es) != 3 || es[0].Index != 1 || string(es[2].Record) != "record 3" {
 			t.Fatalf("AuditEntries(1, 3) = %+v, %v", es, err)
 		}
-		if es[0].Details != nil || es[1].Details == nil || string(es[1].Details.Data) != `{"n":1}` {
+		if es[0].Details != nil || es[1].Details == nil || string(es[1].Details.Data) != `{"n":1}` || es[2].Details != nil {
 			t.Fatalf("details = %+v, %+v", es[0].Details, es[1].Details)
 		}
 		hs, err := s.AuditNodes(ctx, []store.AuditNodeID{{Level: 0, Index: 3}, {Level: 0, Index: 1}})
@@ -105,16 +112,16 @@ func RunAudit(t *testing.T, open func(t *testing.T) AuditStore) {
 			edit func(*store.AuditAppend)
 		}{
 			{"wrong index", func(a *store.AuditAppend) { a.Entry.Index = 7 }},
-			{"head not grown", func(a *store.AuditAppend) { a.Head.Size = 0 }},
+			{"head not grown", func(a *store.AuditAppend) { a.Head.Size = 1 }},
 			{"no leaf", func(a *store.AuditAppend) { a.Nodes = nil }},
 			{"empty record", func(a *store.AuditAppend) { a.Entry.Record = nil }},
 		}
 		for _, tc := range bad {
 			t.Run(tc.name, func(t *testing.T) {
-				_, err := s.AppendAudit(ctx, func(h store.AuditHead) (store.AuditAppend, error) {
-					a, _ := auditBuild(false)(h)
-					tc.edit(&a)
-					return a, nil
+				_, err := s.AppendAudit(ctx, func(h store.AuditHead) ([]store.AuditAppend, error) {
+					as, _ := auditBuild(2, false)(h)
+					tc.edit(&as[1]) // the first is fine: nothing of the batch may be written
+					return as, nil
 				})
 				if err == nil {
 					t.Fatal("append succeeded")
@@ -122,7 +129,7 @@ func RunAudit(t *testing.T, open func(t *testing.T) AuditStore) {
 			})
 		}
 		boom := errors.New("boom")
-		if _, err := s.AppendAudit(ctx, func(store.AuditHead) (store.AuditAppend, error) { return store.AuditAppend{}, boom }); !errors.Is(err, boom) {
+		if _, err := s.AppendAudit(ctx, func(store.AuditHead) ([]store.AuditAppend, error) { return nil, boom }); !errors.Is(err, boom) {
 			t.Fatalf("build error = %v", err)
 		}
 		if h, _ := s.AuditHead(ctx); h.Size != 0 {
@@ -136,7 +143,7 @@ func RunAudit(t *testing.T, open func(t *testing.T) AuditStore) {
 		errs := make(chan error, n)
 		for range n {
 			wg.Go(func() {
-				_, err := s.AppendAudit(ctx, auditBuild(false))
+				_, err := s.AppendAudit(ctx, auditBuild(1, false))
 				errs <- err
 			})
 		}
@@ -159,10 +166,8 @@ func RunAudit(t *testing.T, open func(t *testing.T) AuditStore) {
 	})
 	t.Run("Checkpoints", func(t *testing.T) {
 		s := open(t)
-		for range 4 {
-			if _, err := s.AppendAudit(ctx, auditBuild(false)); err != nil {
-				t.Fatal(err)
-			}
+		if _, err := s.AppendAudit(ctx, auditBuild(4, false)); err != nil {
+			t.Fatal(err)
 		}
 		cp := func(size uint64) store.AuditCheckpoint {
 			return store.AuditCheckpoint{Size: size, Note: fmt.Appendf(nil, "note %d", size), CreatedAt: t0}
@@ -191,10 +196,8 @@ func RunAudit(t *testing.T, open func(t *testing.T) AuditStore) {
 	})
 	t.Run("PurgeDetails", func(t *testing.T) {
 		s := open(t)
-		for range 4 {
-			if _, err := s.AppendAudit(ctx, auditBuild(true)); err != nil {
-				t.Fatal(err)
-			}
+		if _, err := s.AppendAudit(ctx, auditBuild(4, true)); err != nil {
+			t.Fatal(err)
 		}
 		// Entry i is kept until t0 + i hours.
 		n, err := s.PurgeAuditDetails(ctx, t0.Add(90*time.Minute), 0)
