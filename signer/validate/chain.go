@@ -66,7 +66,7 @@ func (d *doc) buildChain(leaf *x509.Certificate) ([]*x509.Certificate, bool, str
 		if d.anchors.has(cur) {
 			return chain, true, ""
 		}
-		if bytes.Equal(cur.RawIssuer, cur.RawSubject) && cms.CheckCertSignature(cur, cur) == nil {
+		if bytes.Equal(cur.RawIssuer, cur.RawSubject) && d.signedBy(cur, cur) {
 			return chain, false, "the chain ends at " + cur.Subject.String() + ", which is not a trust anchor"
 		}
 		next := d.findIssuer(cur, chain)
@@ -97,7 +97,7 @@ func (d *doc) findIssuer(c *x509.Certificate, chain []*x509.Certificate) *x509.C
 			if dup {
 				continue
 			}
-			if cms.CheckCertSignature(c, p) == nil {
+			if d.signedBy(c, p) {
 				return p
 			}
 		}
@@ -107,4 +107,18 @@ func (d *doc) findIssuer(c *x509.Certificate, chain []*x509.Certificate) *x509.C
 		return p
 	}
 	return try(d.pool.certs)
+}
+
+// signedBy checks (once per document) that parent's key signed child.
+func (d *doc) signedBy(child, parent *x509.Certificate) bool {
+	if d.sigCache == nil {
+		d.sigCache = map[string]bool{}
+	}
+	key := string(child.Signature) + "\x00" + string(parent.RawSubjectPublicKeyInfo)
+	ok, done := d.sigCache[key]
+	if !done {
+		ok = cms.CheckCertSignature(child, parent) == nil
+		d.sigCache[key] = ok
+	}
+	return ok
 }

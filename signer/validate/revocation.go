@@ -225,7 +225,7 @@ func (d *doc) check(it *revItem, cert, issuer *x509.Certificate) (certStatus, bo
 	ok, done := it.sigOK[issuer]
 	if !done {
 		if r.Certificate != nil && !r.Certificate.Equal(issuer) {
-			ok = cms.CheckCertSignature(r.Certificate, issuer) == nil && r.CheckSignatureFrom(r.Certificate) == nil
+			ok = d.signedBy(r.Certificate, issuer) && r.CheckSignatureFrom(r.Certificate) == nil
 		} else {
 			ok = r.CheckSignatureFrom(issuer) == nil
 		}

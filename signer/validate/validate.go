@@ -91,6 +91,7 @@ type doc struct {
 	docMDP   int       // permission of the certification signature, 0 if none
 	certRev  int       // revision of the certification signature
 	poeAdded bool
+	sigCache map[string]bool // certificate signature checks done
 }
 
 func (d *doc) hashFile() error {
