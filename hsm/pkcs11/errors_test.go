@@ -23,7 +23,7 @@ func TestOpenErrors(t *testing.T) {
 		uri  string
 		want error
 	}{
-		{"wrong PIN", tk.uri("0000"), pkcs11.ErrWrongPIN},
+		{"wrong PIN", tk.URI("0000"), pkcs11.ErrWrongPIN},
 		{"missing token", fmt.Sprintf("pkcs11:token=no-such-token?module-path=%s&pin-value=1234", softhsmModule), pkcs11.ErrTokenNotFound},
 		{"missing module", "pkcs11:token=thiqa?module-path=/nonexistent/libpkcs11.so&pin-value=1234", pkcs11.ErrModule},
 		{"bad URI", "pkcs11:token=thiqa", pkcs11.ErrBadURI},
@@ -47,7 +47,7 @@ func TestOpenErrors(t *testing.T) {
 func TestKeyErrors(t *testing.T) {
 	ctx := context.Background()
 	tk := newToken(t)
-	c, err := pkcs11.OpenURI(ctx, tk.uri("1234"), nil) // no KEK
+	c, err := pkcs11.OpenURI(ctx, tk.URI("1234"), nil) // no KEK
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +92,14 @@ func TestTokenReinitialised(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tk.run(t, "--delete-token", "--token", tk.label)
+	tk.Util(t, "--delete-token", "--token", tk.Label)
 	if _, err := k.Sign(nil, d[:], crypto.SHA256); err == nil {
 		t.Fatal("signed with a key whose token was deleted")
 	} else if !errors.Is(err, pkcs11.ErrTokenNotFound) && !errors.Is(err, hsm.ErrKeyNotFound) {
 		t.Fatalf("Sign with the token gone = %v, want ErrTokenNotFound or ErrKeyNotFound", err)
 	}
 
-	tk.run(t, "--init-token", "--free", "--label", tk.label, "--pin", "1234", "--so-pin", "5678")
+	tk.Util(t, "--init-token", "--free", "--label", tk.Label, "--pin", "1234", "--so-pin", "5678")
 	if _, err := k.Sign(nil, d[:], crypto.SHA256); !errors.Is(err, hsm.ErrKeyNotFound) {
 		t.Fatalf("Sign on the new token = %v, want ErrKeyNotFound", err)
 	}
@@ -124,7 +124,7 @@ func TestTokenReinitialised(t *testing.T) {
 func TestConcurrentSigning(t *testing.T) {
 	ctx := context.Background()
 	tk := newToken(t)
-	c, err := pkcs11.OpenURI(ctx, tk.uri("1234")+"&max-sessions=4", &pkcs11.Options{CreateKEK: true})
+	c, err := pkcs11.OpenURI(ctx, tk.URI("1234")+"&max-sessions=4", &pkcs11.Options{CreateKEK: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,12 +46,12 @@ func inventory(t *testing.T, tk token) []object {
 	var slot uint
 	found := false
 	for _, s := range slots {
-		if info, err := ctx.GetTokenInfo(s); err == nil && strings.TrimRight(info.Label, " ") == tk.label {
+		if info, err := ctx.GetTokenInfo(s); err == nil && strings.TrimRight(info.Label, " ") == tk.Label {
 			slot, found = s, true
 		}
 	}
 	if !found {
-		t.Fatalf("token %s not found", tk.label)
+		t.Fatalf("token %s not found", tk.Label)
 	}
 	sh, err := ctx.OpenSession(slot, p11.CKF_SERIAL_SESSION)
 	if err != nil {

@@ -1,4 +1,8 @@
-package pkcs11_test
+// Package e2e_test runs Thiqa's trust services on a SoftHSM2 token: the key
+// ceremony, citizen signing with wrapped keys, OCSP, time-stamps and
+// e-seals. It is apart from package pkcs11's own tests because it depends
+// on the signer and the CA.
+package e2e_test
 
 import (
 	"bytes"
@@ -22,6 +26,7 @@ import (
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/hsm/pkcs11"
+	"github.com/thiqa/thiqa/hsm/pkcs11/internal/softhsmtest"
 	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/signer"
 	"github.com/thiqa/thiqa/store"
@@ -30,11 +35,24 @@ import (
 // ceremonyNow is the pinned clock of the ceremony test.
 var ceremonyNow = time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
 
+func TestMain(m *testing.M) { os.Exit(softhsmtest.Main(m)) }
+
+// open opens custody on tk with a key-encryption key, closed at the end.
+func open(t testing.TB, tk softhsmtest.Token) *pkcs11.Custody {
+	t.Helper()
+	c, err := pkcs11.OpenURI(context.Background(), tk.URI(softhsmtest.PIN), &pkcs11.Options{CreateKEK: true})
+	if err != nil {
+		t.Fatalf("open %s: %v", tk.Label, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // corpusFile returns a file of the shared corpus, beside the repository.
 func corpusFile(t *testing.T, rel string) string {
 	t.Helper()
 	_, here, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(here), "..", "..", "..", "shared", "corpus", rel)
+	p := filepath.Join(filepath.Dir(here), "..", "..", "..", "..", "shared", "corpus", rel)
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("corpus file: %v", err)
 	}
@@ -50,7 +68,7 @@ func corpusFile(t *testing.T, rel string) string {
 func TestCeremonyOnToken(t *testing.T) {
 	ctx := context.Background()
 	pdfsig := testtool.Require(t, "pdfsig")
-	tk := newToken(t)
+	tk := softhsmtest.New(t)
 	c := open(t, tk)
 	dir := t.TempDir()
 	st, err := store.OpenBolt(filepath.Join(dir, "thiqa.db"))
@@ -253,5 +271,3 @@ func checkPDFBytes(t *testing.T, pdfsig string, pdf []byte) {
 		t.Fatalf("pdfsig does not find a valid signature:\n%s", out)
 	}
 }
-
-var _ hsm.WrappedCustody = (*pkcs11.Custody)(nil)
