@@ -93,7 +93,7 @@ func TestBadInput(t *testing.T) {
 		want error
 	}{
 		{"not a pdf", []byte("hello"), nil, nil},
-		{"truncated", good[:len(good)/3], nil, nil},
+		{"truncated", good[:len(good)/3], nil, ErrDamaged},
 		{"empty", nil, nil, nil},
 		{"no certificate", good, func(o *Options) { o.Certificate = nil }, ErrOptions},
 		{"B-T without TSA", good, func(o *Options) { o.Level, o.Timestamper = LevelBT, nil }, ErrOptions},

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/thiqa/thiqa/internal/testpki"
+	"github.com/thiqa/thiqa/signer/internal/pdf"
 )
 
 // corpusInputs returns the corpus inputs and whether qpdf --check
@@ -113,7 +114,10 @@ func TestCorpus(t *testing.T) {
 					t.Fatal("original bytes changed")
 				}
 				path := writeTemp(t, out.Bytes())
-				if clean {
+				// A file whose xref the reader rebuilt gets a complete
+				// xref in the update, so qpdf accepts the output even
+				// when it flagged the input.
+				if rd, err := pdf.Open(bytes.NewReader(in), int64(len(in)), nil); clean || (err == nil && rd.Recovered()) {
 					qpdfCheck(t, path)
 				}
 				checkLast(t, f, path, level, conf)

@@ -14,9 +14,9 @@ var (
 	// ErrCertifyNotFirst means a certification signature was asked for on a
 	// document that is already signed.
 	ErrCertifyNotFirst = errors.New("signer: a certification signature must be the first signature")
-	// ErrBrokenXref means the input's xref had to be rebuilt by scanning;
-	// an incremental update of such a file would carry its damage along.
-	ErrBrokenXref = errors.New("signer: input has a broken cross-reference table")
+	// ErrDamaged means the input's xref had to be rebuilt and some of its
+	// objects are unreadable (for example a truncated file).
+	ErrDamaged = errors.New("signer: damaged input")
 	// ErrSignature means the signature value given to Complete does not
 	// verify with the signer certificate's public key.
 	ErrSignature = errors.New("signer: signature value does not verify")

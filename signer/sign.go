@@ -303,7 +303,9 @@ func appendRevision(ctx context.Context, base io.ReaderAt, size int64, tail []by
 		return nil, 0, 0, nil, fmt.Errorf("read pdf: %w", err)
 	}
 	if rd.Recovered() {
-		return nil, 0, 0, nil, ErrBrokenXref
+		if err := checkObjects(rd); err != nil {
+			return nil, 0, 0, nil, err
+		}
 	}
 	st, err := inspect(rd)
 	if err != nil {
@@ -364,6 +366,18 @@ func appendRevision(ctx context.Context, base io.ReaderAt, size int64, tail []by
 	newTail := append(append(make([]byte, 0, len(tail)+len(upd)), tail...), upd...)
 	off := len(tail)
 	return newTail, off + cStart + 1, off + cEnd - 1, h.Sum(nil), nil
+}
+
+// checkObjects reads every object of a file whose xref was rebuilt by
+// scanning, so that a truncated or damaged file is refused instead of
+// being signed with an xref that lists broken objects.
+func checkObjects(rd *pdf.Reader) error {
+	for _, n := range rd.ObjectNumbers() {
+		if _, err := rd.Get(pdf.Ref{Num: n, Gen: rd.Entry(n).Gen}); err != nil {
+			return fmt.Errorf("%w: damaged file (xref rebuilt by scanning): %w", ErrDamaged, err)
+		}
+	}
+	return nil
 }
 
 // checkDocMDP refuses what the certification signature forbids. A

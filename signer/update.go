@@ -84,10 +84,43 @@ func (u *update) bytes(base int64, needEOL bool) ([]byte, error) {
 			tr[k] = v
 		}
 	}
+	if u.rd.Recovered() {
+		// The file's own xref is unusable: this section lists every
+		// object, as found by the reader's scan, and has no /Prev.
+		delete(tr, "Prev")
+		return u.fullXrefStream(b, base, offs, tr), nil
+	}
 	if u.rd.XrefKind() == pdf.XrefStream {
 		return u.xrefStream(b, base, offs, tr), nil
 	}
 	return u.xrefTable(b, base, offs, tr), nil
+}
+
+// fullXrefStream writes an xref stream listing the update's objects and
+// every in-use object of the file.
+func (u *update) fullXrefStream(b []byte, base int64, offs map[uint32]int64, tr pdf.Dict) []byte {
+	self := u.reserve()
+	start := base + int64(len(b))
+	offs[self.Num] = start
+	u.gens[self.Num] = 0
+	tr["Size"] = pdf.Int(u.next)
+	rows := map[uint32][3]uint64{}
+	for _, n := range u.rd.ObjectNumbers() {
+		e := u.rd.Entry(n)
+		if e.Compressed {
+			rows[n] = [3]uint64{2, uint64(e.Offset), uint64(e.Index)}
+		} else {
+			rows[n] = [3]uint64{1, uint64(e.Offset), uint64(e.Gen)}
+		}
+	}
+	for n, off := range offs {
+		rows[n] = [3]uint64{1, uint64(off), uint64(u.gens[n])}
+	}
+	nums := make([]uint32, 0, len(rows))
+	for n := range rows {
+		nums = append(nums, n)
+	}
+	return u.writeXrefStream(b, self, start, nums, rows, tr)
 }
 
 // subsections groups sorted object numbers into runs of consecutive ones.
@@ -124,25 +157,45 @@ func (u *update) xrefStream(b []byte, base int64, offs map[uint32]int64, tr pdf.
 	offs[self.Num] = start
 	u.gens[self.Num] = 0
 	tr["Size"] = pdf.Int(u.next)
+	rows := map[uint32][3]uint64{}
+	for n, off := range offs {
+		rows[n] = [3]uint64{1, uint64(off), uint64(u.gens[n])}
+	}
 	nums := append(append([]uint32(nil), u.order...), self.Num)
-	w := 1
-	for v := start; v > 0xff; v >>= 8 {
-		w++
+	return u.writeXrefStream(b, self, start, nums, rows, tr)
+}
+
+// writeXrefStream writes the xref stream object self at start, with one
+// row (type, field 2, field 3) per number of nums.
+func (u *update) writeXrefStream(b []byte, self pdf.Ref, start int64, nums []uint32, rows map[uint32][3]uint64, tr pdf.Dict) []byte {
+	width := func(v uint64) int {
+		w := 1
+		for ; v > 0xff; v >>= 8 {
+			w++
+		}
+		return w
+	}
+	w2, w3 := 1, 2
+	for _, r := range rows {
+		w2, w3 = max(w2, width(r[1])), max(w3, width(r[2]))
 	}
 	var index pdf.Array
 	var data []byte
 	for _, run := range subsections(nums) {
 		index = append(index, pdf.Int(run[0]), pdf.Int(len(run)))
 		for _, n := range run {
-			data = append(data, 1)
-			for i := w - 1; i >= 0; i-- {
-				data = append(data, byte(offs[n]>>(8*i)))
+			r := rows[n]
+			data = append(data, byte(r[0]))
+			for i := w2 - 1; i >= 0; i-- {
+				data = append(data, byte(r[1]>>(8*i)))
 			}
-			data = append(data, byte(u.gens[n]>>8), byte(u.gens[n]))
+			for i := w3 - 1; i >= 0; i-- {
+				data = append(data, byte(r[2]>>(8*i)))
+			}
 		}
 	}
 	tr["Type"] = pdf.Name("XRef")
-	tr["W"] = pdf.Array{pdf.Int(1), pdf.Int(w), pdf.Int(2)}
+	tr["W"] = pdf.Array{pdf.Int(1), pdf.Int(w2), pdf.Int(w3)}
 	tr["Index"] = index
 	b = fmt.Appendf(b, "%d 0 obj\n", self.Num)
 	b = pdf.AppendObject(b, pdf.NewStream(tr, data))
