@@ -68,6 +68,16 @@ var routeAccess = map[string]access{
 	"POST /api/v1/me/devices/{device}/disable": Citizen,
 	"POST /api/v1/me/suspend":                  Citizen,
 	"POST /api/v1/me/revoke":                   Citizen,
+	// Signing (api/signing.go): agencies and citizens ask, citizens approve.
+	"POST /api/v1/sign-requests":                          Agency | Citizen,
+	"GET /api/v1/sign-requests":                           Citizen,
+	"GET /api/v1/sign-requests/{id}":                      Agency | Citizen,
+	"GET /api/v1/sign-requests/{id}/evidence":             Agency | Citizen,
+	"GET /api/v1/sign-requests/{id}/documents/{n}":        Agency | Citizen,
+	"GET /api/v1/sign-requests/{id}/documents/{n}/signed": Agency | Citizen,
+	"POST /api/v1/sign-requests/{id}/approval/begin":      Citizen,
+	"POST /api/v1/sign-requests/{id}/approval/finish":     Citizen,
+	"POST /api/v1/sign-requests/{id}/reject":              Citizen,
 }
 
 // refusedPrefix starts the detail of every refusal by authorize.
@@ -127,6 +137,11 @@ func (s *Server) authorize(pattern string, h http.HandlerFunc) http.HandlerFunc 
 			if err == nil && kindOf(p) != 0 {
 				kind = kindOf(p)
 				r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
+			}
+		}
+		if kind == Anonymous {
+			if a, ok := s.agencyOf(r); ok {
+				kind, r = Agency, withAgency(r, a)
 			}
 		}
 		switch {

@@ -5,4 +5,5 @@ package api
 // field; internal/node fills them in.
 type Deps struct {
 	Enrollment EnrollmentService // api/enrollment.go
+	Signing    SigningService    // api/signing.go
 }

@@ -22,6 +22,7 @@ type Agency struct {
 // Sign request states.
 const (
 	SignPending  = "pending"
+	SignSigning  = "signing" // approved; signatures being made
 	SignSigned   = "signed"
 	SignRejected = "rejected"
 	SignExpired  = "expired"

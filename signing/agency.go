@@ -1,0 +1,154 @@
+package signing
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/thiqa/thiqa/store"
+)
+
+// Agency scopes.
+const (
+	ScopeSignRequests = "sign-requests"
+	ScopeVerify       = "verify"
+)
+
+// Scopes lists the scopes an agency may be given.
+var Scopes = []string{ScopeSignRequests, ScopeVerify}
+
+// apiKeyPrefix starts every agency API key, so that leaked keys are easy
+// to find in logs and repositories.
+const apiKeyPrefix = "thq_"
+
+// NewAgency describes an agency to register.
+type NewAgency struct {
+	Name       string
+	Scopes     []string
+	WebhookURL string
+	// CertDER is the agency's e-seal certificate for mutual TLS (optional).
+	CertDER []byte
+}
+
+// AgencyKey is a registered agency and its API key, shown once.
+type AgencyKey struct {
+	Agency store.Agency
+	// Key is "thq_<agency id>_<secret>"; only its hash is kept.
+	Key string
+	// WebhookSecret signs the webhooks (HMAC-SHA256); shown once too.
+	WebhookSecret string
+}
+
+// AddAgency registers an agency with a fresh random API key.
+func (s *Service) AddAgency(ctx context.Context, n NewAgency) (AgencyKey, error) {
+	fail := func(err error) (AgencyKey, error) { return AgencyKey{}, fmt.Errorf("add agency: %w", err) }
+	n.Name = strings.TrimSpace(n.Name)
+	if n.Name == "" || !utf8.ValidString(n.Name) || utf8.RuneCountInString(n.Name) > 200 {
+		return fail(fmt.Errorf("%w: name must be 1 to 200 characters", ErrInvalid))
+	}
+	if len(n.Scopes) == 0 {
+		return fail(fmt.Errorf("%w: at least one scope", ErrInvalid))
+	}
+	for _, sc := range n.Scopes {
+		if !slices.Contains(Scopes, sc) {
+			return fail(fmt.Errorf("%w: unknown scope %q", ErrInvalid, sc))
+		}
+	}
+	if n.WebhookURL != "" {
+		u, err := url.Parse(n.WebhookURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(n.WebhookURL) > 2048 {
+			return fail(fmt.Errorf("%w: webhook URL", ErrInvalid))
+		}
+	}
+	id, err := s.randomID(9)
+	if err != nil {
+		return fail(err)
+	}
+	id = strings.NewReplacer("-", "A", "_", "B").Replace(id)
+	secret, err := s.randomID(32)
+	if err != nil {
+		return fail(err)
+	}
+	hookSecret, err := s.randomID(32)
+	if err != nil {
+		return fail(err)
+	}
+	key := apiKeyPrefix + id + "_" + secret
+	a := store.Agency{ID: id, Name: n.Name, Scopes: slices.Clone(n.Scopes), KeyHash: keyHash(key),
+		WebhookURL: n.WebhookURL, WebhookSecret: []byte(hookSecret), Created: s.now()}
+	if len(n.CertDER) > 0 {
+		h := sha256.Sum256(n.CertDER)
+		a.CertSHA256 = h[:]
+	}
+	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error { return tx.InsertAgency(a) })
+	if err != nil {
+		if err == store.ErrDuplicate {
+			err = fmt.Errorf("%w: an agency named %q exists", ErrConflict, n.Name)
+		}
+		return fail(err)
+	}
+	return AgencyKey{Agency: a, Key: key, WebhookSecret: hookSecret}, nil
+}
+
+func keyHash(key string) []byte {
+	h := sha256.Sum256([]byte("thiqa-agency-key-v1\x00" + key))
+	return h[:]
+}
+
+// AuthenticateAgency finds the agency of an API key, comparing hashes in
+// constant time.
+func (s *Service) AuthenticateAgency(ctx context.Context, key string) (store.Agency, error) {
+	rest, ok := strings.CutPrefix(key, apiKeyPrefix)
+	id, _, ok2 := strings.Cut(rest, "_")
+	if !ok || !ok2 || len(key) > 200 || id == "" {
+		return store.Agency{}, ErrUnauthenticated
+	}
+	var a store.Agency
+	err := s.st.SigningView(ctx, func(tx store.SigningTx) (err error) {
+		a, err = tx.Agency(id)
+		return err
+	})
+	want := keyHash(key)
+	if err != nil {
+		subtle.ConstantTimeCompare(want, want) // same work as a known agency
+		return store.Agency{}, ErrUnauthenticated
+	}
+	if subtle.ConstantTimeCompare(a.KeyHash, want) != 1 || a.Disabled {
+		return store.Agency{}, ErrUnauthenticated
+	}
+	return a, nil
+}
+
+// AuthenticateAgencyCert finds the agency whose e-seal certificate (DER)
+// a mutual TLS client presented. The TLS layer has verified the chain.
+func (s *Service) AuthenticateAgencyCert(ctx context.Context, der []byte) (store.Agency, error) {
+	h := sha256.Sum256(der)
+	var found store.Agency
+	err := s.st.SigningView(ctx, func(tx store.SigningTx) error {
+		all, err := tx.Agencies()
+		for _, a := range all {
+			if len(a.CertSHA256) > 0 && subtle.ConstantTimeCompare(a.CertSHA256, h[:]) == 1 && !a.Disabled {
+				found = a
+			}
+		}
+		return err
+	})
+	if err != nil || found.ID == "" {
+		return store.Agency{}, ErrUnauthenticated
+	}
+	return found, nil
+}
+
+// HasScope reports whether the agency holds scope.
+func HasScope(a store.Agency, scope string) bool { return slices.Contains(a.Scopes, scope) }
+
+// EncodeKeyHash is for operators' listings: a short, safe fingerprint.
+func EncodeKeyHash(a store.Agency) string {
+	return base64.RawURLEncoding.EncodeToString(a.KeyHash[:8])
+}

@@ -1,0 +1,176 @@
+package signing
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/signer"
+	"github.com/thiqa/thiqa/store"
+)
+
+// Store is what the service needs from persistence.
+type Store interface {
+	SigningView(ctx context.Context, fn func(store.SigningTx) error) error
+	// SigningUpdate may run fn more than once.
+	SigningUpdate(ctx context.Context, fn func(store.SigningTx) error) error
+}
+
+var _ Store = (*store.Bolt)(nil)
+
+// Approver is what the service needs from the registration authority
+// (*enrollment.Service): the citizen's identity and the signature
+// activation. Nothing here signs without a verified approval.
+type Approver interface {
+	Me(ctx context.Context, by enrollment.Principal) (enrollment.IdentityView, error)
+	BeginApproval(ctx context.Context, by enrollment.Principal, sc enrollment.ApprovalScope) (enrollment.ApprovalBegun, error)
+	FinishApproval(ctx context.Context, by enrollment.Principal, ceremonyID string, sc enrollment.ApprovalScope, response []byte) (*enrollment.Approval, error)
+	SignApproved(ctx context.Context, a *enrollment.Approval) ([][]byte, error)
+}
+
+var _ Approver = (*enrollment.Service)(nil)
+
+// Trust is what the service needs from the certificate authority:
+// citizens' certificates with their chains, time-stamps and revocation
+// data. [CATrust] adapts a *ca.Service.
+type Trust interface {
+	signer.Timestamper
+	signer.RevocationSource
+	// SigningCertificate returns the certificate of the serial (lower-case
+	// hex) and the chain above it.
+	SigningCertificate(ctx context.Context, serial string) (*x509.Certificate, []*x509.Certificate, error)
+	// ExtraCertificates help build the chains of the time-stamping unit
+	// and the OCSP responders.
+	ExtraCertificates() []*x509.Certificate
+}
+
+// Options tune the service; the zero value is safe.
+type Options struct {
+	// MaxDocuments bounds the PDFs of one request (default 10, at most
+	// enrollment.MaxApprovalDigests).
+	MaxDocuments int
+	// MaxDocumentSize bounds one PDF (default 10 MiB).
+	MaxDocumentSize int64
+	// RequestTTL is how long a request waits for the citizen (default
+	// 7 days).
+	RequestTTL time.Duration
+	// ApprovalTTL is how long an approval challenge is valid (default and
+	// maximum 5 minutes).
+	ApprovalTTL time.Duration
+	// VerifyBaseURL goes in the visible stamps' QR codes.
+	VerifyBaseURL string
+	// Webhooks sends the agencies' webhooks (default a client with a 10 s
+	// timeout); nil Clock means time.Now, nil Rand crypto/rand.
+	Webhooks *http.Client
+	Clock    func() time.Time
+	Rand     io.Reader
+}
+
+// Service runs the signing flows. Safe for concurrent use.
+type Service struct {
+	st    Store
+	ra    Approver
+	trust Trust
+	opts  Options
+	hooks sync.WaitGroup
+}
+
+// New returns the service.
+func New(st Store, ra Approver, trust Trust, opts Options) (*Service, error) {
+	if st == nil || ra == nil || trust == nil {
+		return nil, errors.New("new signing service: store, approver and trust services are required")
+	}
+	if opts.MaxDocuments <= 0 {
+		opts.MaxDocuments = 10
+	}
+	opts.MaxDocuments = min(opts.MaxDocuments, enrollment.MaxApprovalDigests)
+	if opts.MaxDocumentSize <= 0 {
+		opts.MaxDocumentSize = 10 << 20
+	}
+	if opts.RequestTTL <= 0 {
+		opts.RequestTTL = 7 * 24 * time.Hour
+	}
+	if opts.ApprovalTTL <= 0 || opts.ApprovalTTL > enrollment.MaxApprovalTTL {
+		opts.ApprovalTTL = enrollment.MaxApprovalTTL
+	}
+	if opts.Webhooks == nil {
+		opts.Webhooks = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	return &Service{st: st, ra: ra, trust: trust, opts: opts}, nil
+}
+
+// Limits returns the limits in force.
+func (s *Service) Limits() (maxDocuments int, maxDocumentSize int64) {
+	return s.opts.MaxDocuments, s.opts.MaxDocumentSize
+}
+
+// Wait waits for webhooks under way (at shutdown and in tests).
+func (s *Service) Wait() { s.hooks.Wait() }
+
+func (s *Service) now() time.Time { return s.opts.Clock().UTC() }
+
+func (s *Service) randomID(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.opts.Rand, b); err != nil {
+		return "", fmt.Errorf("read randomness: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Principal is who calls the service: a signed-in citizen, or an agency
+// (by its ID). IP is recorded in evidence.
+type Principal struct {
+	Citizen *enrollment.Principal
+	Agency  *store.Agency
+	IP      string
+}
+
+func (p Principal) isCitizen() bool {
+	return p.Citizen != nil && p.Citizen.Kind == enrollment.KindCitizen && p.Agency == nil
+}
+
+func (p Principal) isAgency() bool { return p.Agency != nil && p.Citizen == nil }
+
+// owner is the idempotency namespace of the principal.
+func (p Principal) owner() string {
+	switch {
+	case p.isAgency():
+		return "agency:" + p.Agency.ID
+	case p.isCitizen():
+		return "citizen:" + p.Citizen.NationalID
+	}
+	return ""
+}
+
+// maySee reports whether p may read r: its citizen, or the agency that
+// asked. Anything else looks like a missing request.
+func (p Principal) maySee(r store.SignRequest) error {
+	switch {
+	case p.isCitizen() && p.Citizen.NationalID == r.NationalID:
+		return nil
+	case p.isAgency() && r.Agency != "" && p.Agency.ID == r.Agency:
+		return nil
+	}
+	return fmt.Errorf("%w: sign request %s", ErrNotFound, r.ID)
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	return err
+}
