@@ -138,7 +138,9 @@ func (s *Service) checkDocument(i int, d NewDocument) (store.SignDocument, error
 // request sent again returns the first one (created false); another
 // request under the same key is refused with ErrConflict.
 func (s *Service) Create(ctx context.Context, by Principal, n NewRequest) (RequestView, bool, error) {
-	fail := func(err error) (RequestView, bool, error) { return RequestView{}, false, fmt.Errorf("create sign request: %w", err) }
+	fail := func(err error) (RequestView, bool, error) {
+		return RequestView{}, false, fmt.Errorf("create sign request: %w", err)
+	}
 	switch {
 	case by.isAgency() && !HasScope(*by.Agency, ScopeSignRequests):
 		return fail(fmt.Errorf("%w: scope %s is needed", ErrForbidden, ScopeSignRequests))
