@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/thiqa/thiqa/hsm/pkcs11"
-	"github.com/thiqa/thiqa/hsm/pkcs11/internal/softhsmtest"
+	"github.com/thiqa/thiqa/hsm/pkcs11/softhsmtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(softhsmtest.Main(m)) }

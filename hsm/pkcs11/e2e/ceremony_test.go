@@ -26,7 +26,7 @@ import (
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/hsm/pkcs11"
-	"github.com/thiqa/thiqa/hsm/pkcs11/internal/softhsmtest"
+	"github.com/thiqa/thiqa/hsm/pkcs11/softhsmtest"
 	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/signer"
 	"github.com/thiqa/thiqa/store"
