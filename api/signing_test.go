@@ -136,6 +136,7 @@ type beginReply struct {
 	Expires    time.Time       `json:"expires"`
 	Algorithm  string          `json:"algorithm"`
 	Digests    [][]byte        `json:"digests"`
+	Nonce      []byte          `json:"nonce"`
 }
 
 func (e *signEnv) begin(t testing.TB, tok, id string) (beginReply, *virtualwebauthn.AssertionOptions) {
@@ -199,7 +200,7 @@ func TestSigningEndToEnd(t *testing.T) {
 	// derived from it.
 	c, opts := e.begin(t, tok, req.ID)
 	sc := enrollment.ApprovalScope{RequestID: req.ID, Algorithm: c.Algorithm, Digests: c.Digests, Expires: c.Expires}
-	want := enrollment.ApprovalChallenge(sc, ph.cred.ID)
+	want := enrollment.ApprovalChallenge(sc, ph.cred.ID, c.Nonce)
 	if !bytes.Equal(opts.Challenge, want) || c.Code != enrollment.ShortCode(want) || len(c.Digests) != 3 {
 		t.Fatalf("challenge %x code %s, want %x %s", opts.Challenge, c.Code, want, enrollment.ShortCode(want))
 	}

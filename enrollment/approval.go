@@ -80,9 +80,10 @@ func (sc ApprovalScope) check(now time.Time) error {
 
 // ApprovalChallenge computes the WebAuthn challenge of an approval: SHA-256
 // over a domain label, the request ID, the credential ID, the algorithm,
-// the ordered digests and the expiry (Unix seconds), each length-prefixed.
-// The app computes the same to show the short code.
-func ApprovalChallenge(sc ApprovalScope, credentialID []byte) []byte {
+// the ordered digests, the expiry (Unix seconds) and the ceremony's random
+// nonce (so that no two ceremonies share a challenge), each
+// length-prefixed. The app computes the same to show the short code.
+func ApprovalChallenge(sc ApprovalScope, credentialID, nonce []byte) []byte {
 	h := sha256.New()
 	put := func(b []byte) {
 		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
@@ -97,6 +98,7 @@ func ApprovalChallenge(sc ApprovalScope, credentialID []byte) []byte {
 		put(d)
 	}
 	h.Write(binary.BigEndian.AppendUint64(nil, uint64(sc.Expires.Unix())))
+	put(nonce)
 	return h.Sum(nil)
 }
 
@@ -112,7 +114,12 @@ type ApprovalBegun struct {
 	Options    json.RawMessage `json:"options"`
 	Code       string          `json:"code"`
 	Expires    time.Time       `json:"expires"`
+	Nonce      []byte          `json:"nonce"`
 }
+
+// approvalNonceSize is the size of an approval ceremony's nonce, kept
+// before the challenge in the ceremony record.
+const approvalNonceSize = 16
 
 // BeginApproval begins the passkey assertion that approves sc, with the
 // passkey of the citizen's session.
@@ -125,9 +132,13 @@ func (s *Service) BeginApproval(ctx context.Context, by Principal, sc ApprovalSc
 	if err := sc.check(s.now()); err != nil {
 		return fail(err)
 	}
-	challenge := ApprovalChallenge(sc, by.Credential)
+	nonce, err := s.random(approvalNonceSize)
+	if err != nil {
+		return fail(err)
+	}
+	challenge := ApprovalChallenge(sc, by.Credential, nonce)
 	var out ApprovalBegun
-	err := s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
 		id, err := tx.IdentityByID(by.IdentityID)
 		if err != nil || id.ID != by.IdentityID {
 			return ErrUnauthenticated
@@ -157,9 +168,9 @@ func (s *Service) BeginApproval(ctx context.Context, by Principal, sc ApprovalSc
 		if err != nil {
 			return err
 		}
-		out = ApprovalBegun{CeremonyID: cid, Options: optJSON, Code: ShortCode(challenge), Expires: sc.Expires}
+		out = ApprovalBegun{CeremonyID: cid, Options: optJSON, Code: ShortCode(challenge), Expires: sc.Expires, Nonce: nonce}
 		return tx.PutCeremony(store.WebAuthnCeremony{ID: cid, Kind: ceremonyApprove, NationalID: id.NationalID,
-			IdentityID: id.ID, CodeHash: challenge, Session: raw, Expires: sc.Expires})
+			IdentityID: id.ID, CodeHash: append(append([]byte(nil), nonce...), challenge...), Session: raw, Expires: sc.Expires})
 	})
 	if err != nil {
 		return fail(err)
@@ -176,6 +187,7 @@ type Approval struct {
 	credential             []byte
 	scope                  ApprovalScope
 	signCount              uint32
+	challenge              []byte
 	at                     time.Time
 	used                   atomic.Bool
 }
@@ -197,7 +209,7 @@ type ApprovalEvidence struct {
 func (a *Approval) Evidence(assertion []byte) ApprovalEvidence {
 	return ApprovalEvidence{RequestID: a.scope.RequestID, NationalID: a.nationalID,
 		Credential: base64.RawURLEncoding.EncodeToString(a.credential), Algorithm: a.scope.Algorithm,
-		Challenge: ApprovalChallenge(a.scope, a.credential), SignCount: a.signCount, ApprovedAt: a.at,
+		Challenge: bytes.Clone(a.challenge), SignCount: a.signCount, ApprovedAt: a.at,
 		Assertion: append([]byte(nil), assertion...), DigestCount: len(a.scope.Digests)}
 }
 
@@ -227,7 +239,11 @@ func (s *Service) FinishApproval(ctx context.Context, by Principal, ceremonyID s
 	if !s.now().Before(sc.Expires) {
 		return fail(fmt.Errorf("%w: expired", ErrApproval))
 	}
-	if !bytes.Equal(ApprovalChallenge(sc, by.Credential), c.CodeHash) {
+	if len(c.CodeHash) != approvalNonceSize+sha256.Size {
+		return fail(ErrCeremony)
+	}
+	nonce, challenge := c.CodeHash[:approvalNonceSize], c.CodeHash[approvalNonceSize:]
+	if !bytes.Equal(ApprovalChallenge(sc, by.Credential, nonce), challenge) {
 		return fail(fmt.Errorf("%w: the documents or the request changed since the approval began", ErrApproval))
 	}
 	if len(response) > maxResponse {
@@ -258,7 +274,7 @@ func (s *Service) FinishApproval(ctx context.Context, by Principal, ceremonyID s
 	}
 	now := s.now()
 	a := &Approval{identityID: id.ID, nationalID: id.NationalID, credential: cred.ID, scope: sc,
-		signCount: cred.Authenticator.SignCount, at: now}
+		signCount: cred.Authenticator.SignCount, at: now, challenge: bytes.Clone(challenge)}
 	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
 		if err := tx.DeleteCeremony(c.ID); err != nil {
 			return ErrCeremony

@@ -24,6 +24,8 @@ type Challenge struct {
 	Expires    time.Time `json:"expires"`
 	Algorithm  string    `json:"algorithm"`
 	Digests    [][]byte  `json:"digests"`
+	// Nonce is the ceremony's nonce in the challenge.
+	Nonce []byte `json:"nonce"`
 }
 
 // prepared is a request's documents prepared for signing.
@@ -197,7 +199,7 @@ func (s *Service) BeginApproval(ctx context.Context, by Principal, id string) (C
 		return fail(err)
 	}
 	return Challenge{CeremonyID: begun.CeremonyID, Options: begun.Options, Code: begun.Code, Expires: begun.Expires,
-		Algorithm: sc.Algorithm, Digests: p.digests}, nil
+		Algorithm: sc.Algorithm, Digests: p.digests, Nonce: begun.Nonce}, nil
 }
 
 // Approve finishes the citizen's approval: it prepares the documents
