@@ -76,6 +76,6 @@ or the base64 key in $THIQA_KEK).`,
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data", defData, "data directory (env THIQA_DATA)")
 	root.PersistentFlags().StringVar(&g.kekFile, "kek-file", "", "key-encryption key file (default <data>/kek; env THIQA_KEK holds the key itself)")
-	root.AddCommand(newInitCmd(g), newServeCmd(g), newCACmd(g), newAuditCmd(g), newAdminCmd(g))
+	root.AddCommand(newInitCmd(g), newServeCmd(g), newCACmd(g), newAuditCmd(g), newAdminCmd(g), newVerifyCmd(g))
 	return root
 }
