@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,6 +181,15 @@ func TestServeAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// serve signs its first checkpoint right after it starts listening.
+	waitFor(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/audit/checkpoint")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	c, err := audit.OpenCheckpoint(get(t, "http://"+addr+"/audit/checkpoint"), v)
 	if err != nil {
 		t.Fatal(err)

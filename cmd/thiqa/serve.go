@@ -75,7 +75,7 @@ creates a new data directory; by default the public URL is http://<addr>.`,
 				MaxHeaderBytes:    64 << 10,
 				ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 			}
-			adminSrv := &http.Server{Handler: n.CA.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+			adminSrv := &http.Server{Handler: n.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 			errc := make(chan error, 2)
 			go func() { errc <- public.Serve(ln) }()
 			go func() { errc <- adminSrv.Serve(admin) }()
