@@ -14,7 +14,8 @@ import (
 // of principal: each is let through exactly when the table says so, and
 // refused with 401 (no credentials) or 403 otherwise.
 func TestAuthorizationMatrix(t *testing.T) {
-	e := newEnrEnv(t)
+	se := newSignEnv(t)
+	e := se.enrEnv
 	admin := e.officer(t, "", "root", store.RoleAdmin)
 	tokens := map[access]string{
 		Admin:      admin,
@@ -23,7 +24,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	_, s := e.signIn(t, e.activate(t, tokens[Officer], "9861234567"))
 	tokens[Citizen] = s.Token
-	tokens[Agency] = "agency-credentials-are-not-implemented-yet"
+	tokens[Agency] = se.agency(t, "Matrix Agency", "sign-requests").Key
 
 	var routes []string
 	for r := range routeAccess {
@@ -32,7 +33,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	sort.Slice(routes, func(i, j int) bool { // sign out last: it ends the session
 		return !strings.HasSuffix(routes[i], "/signout") && (strings.HasSuffix(routes[j], "/signout") || routes[i] < routes[j])
 	})
-	path := strings.NewReplacer("{nid}", "0000000001", "{device}", "AAAA", "{id}", "nope")
+	path := strings.NewReplacer("{nid}", "0000000001", "{device}", "AAAA", "{id}", "nope", "{n}", "0")
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			for _, route := range routes {
@@ -42,18 +43,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 				json.Unmarshal(rec.Body.Bytes(), &pd)
 				refused := strings.Contains(pd.Detail, refusedPrefix)
 				allowed := routeAccess[route]&k.kind != 0
-				// An agency has no way to sign in yet: it is anonymous.
-				if k.kind == Agency {
-					allowed = routeAccess[route]&Anonymous != 0
-				}
 				switch {
 				case allowed && (refused || pd.Detail == "no such API endpoint"):
 					t.Errorf("%s: %d %s, want it let through", route, rec.Code, pd.Detail)
 				case !allowed && !refused:
 					t.Errorf("%s: %d %s, want it refused", route, rec.Code, pd.Detail)
-				case !allowed && k.kind&(Anonymous|Agency) != 0 && rec.Code != 401:
+				case !allowed && k.kind == Anonymous && rec.Code != 401:
 					t.Errorf("%s: %d, want 401", route, rec.Code)
-				case !allowed && k.kind&(Anonymous|Agency) == 0 && rec.Code != 403:
+				case !allowed && k.kind != Anonymous && rec.Code != 403:
 					t.Errorf("%s: %d, want 403", route, rec.Code)
 				}
 			}

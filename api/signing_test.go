@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,22 @@ type signEnv struct {
 	ca      *ca.Service
 	signing *signing.Service
 	root    *x509.Certificate
+	// signs counts the calls that reached the citizen's key.
+	signs *atomic.Int64
+}
+
+// countingApprover counts SignApproved calls that returned signatures.
+type countingApprover struct {
+	*enrollment.Service
+	n *atomic.Int64
+}
+
+func (c countingApprover) SignApproved(ctx context.Context, a *enrollment.Approval) ([][]byte, error) {
+	sigs, err := c.Service.SignApproved(ctx, a)
+	if err == nil {
+		c.n.Add(int64(len(sigs)))
+	}
+	return sigs, err
 }
 
 func newSignEnv(t testing.TB) *signEnv {
@@ -65,7 +82,8 @@ func newSignEnv(t testing.TB) *signEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.signing, err = signing.New(st, e.svc, signing.CATrust(e.ca), signing.Options{Clock: clock, MaxDocuments: 5, MaxDocumentSize: 2 << 20}); err != nil {
+	e.signs = new(atomic.Int64)
+	if e.signing, err = signing.New(st, countingApprover{e.svc, e.signs}, signing.CATrust(e.ca), signing.Options{Clock: clock, MaxDocuments: 5, MaxDocumentSize: 2 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.signing.Wait)
