@@ -26,7 +26,7 @@ func caFlags(cmd *cobra.Command) *ca.Config {
 }
 
 func (g *globals) nodeOptions(create bool, cfg *ca.Config) node.Options {
-	o := node.Options{Dir: g.dataDir, KEKFile: g.kekFile, KEK: os.Getenv("THIQA_KEK"), Create: create}
+	o := node.Options{Dir: g.dataDir, KEKFile: g.kekFile, KEK: os.Getenv("THIQA_KEK"), HSM: g.hsmURI(), Create: create}
 	if cfg != nil {
 		o.CA = *cfg
 	}
