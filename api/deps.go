@@ -6,4 +6,5 @@ package api
 type Deps struct {
 	Enrollment EnrollmentService // api/enrollment.go
 	Signing    SigningService    // api/signing.go
+	Verifier   Verifier          // api/verify.go
 }

@@ -243,3 +243,15 @@ func certSummary(c *x509.Certificate) Certificate {
 		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), SHA256: hex.EncodeToString(h[:]),
 	}
 }
+
+// Validator validates with fixed options; it is the dependency the HTTP
+// API's verify endpoint is given.
+type Validator struct {
+	Options Options
+}
+
+// Validate validates the PDF in r (size bytes); see [Validate].
+func (v *Validator) Validate(ctx context.Context, r io.ReaderAt, size int64) (*Report, error) {
+	o := v.Options
+	return Validate(ctx, r, size, &o)
+}

@@ -1,0 +1,94 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/thiqa/thiqa/signer/validate"
+)
+
+// Verifier validates signed PDFs (*validate.Validator).
+type Verifier interface {
+	Validate(ctx context.Context, r io.ReaderAt, size int64) (*validate.Report, error)
+}
+
+var _ Verifier = (*validate.Validator)(nil)
+
+func init() {
+	routeSets = append(routeSets, (*Server).verifyRoutes)
+	errorMap = append(errorMap, []struct {
+		err    error
+		status int
+		slug   string
+	}{
+		{validate.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large"},
+	}...)
+}
+
+// verifyRoutes serves POST /api/v1/verify: the body is a PDF
+// (application/pdf or any other type) or a multipart form whose "file"
+// part is the PDF; the answer is the JSON validation report (schema
+// validate.SchemaVersion), 200 whatever the verdict. The endpoint is
+// public for now; the server's body limit bounds the upload.
+func (s *Server) verifyRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/verify", func(w http.ResponseWriter, r *http.Request) {
+		if s.Verifier == nil {
+			s.writeError(w, r, ErrUnavailable)
+			return
+		}
+		pdf, err := readPDFBody(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		rep, err := s.Verifier.Validate(r.Context(), bytes.NewReader(pdf), int64(len(pdf)))
+		if err != nil {
+			s.writeError(w, r, fmt.Errorf("verify: %w", err))
+			return
+		}
+		writeJSON(w, http.StatusOK, rep)
+	})
+}
+
+// readPDFBody returns the uploaded PDF: the raw body, or the "file" part
+// of a multipart form.
+func readPDFBody(r *http.Request) ([]byte, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var src io.Reader = r.Body
+	if mt == "multipart/form-data" {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
+		for i := 0; ; i++ {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) || i > 16 {
+				return nil, fmt.Errorf("%w: no \"file\" part in the form", ErrBadRequest)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+			}
+			if p.FormName() == "file" {
+				src = p
+				break
+			}
+		}
+	}
+	b, err := io.ReadAll(src)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: read body: %w", ErrBadRequest, err)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty body (send the PDF)", ErrBadRequest)
+	}
+	return b, nil
+}
