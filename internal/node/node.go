@@ -36,6 +36,9 @@ type Options struct {
 	// Create allows creating the data directory, the KEK and the key
 	// ceremony when they are missing.
 	Create bool
+	// HSM, when set, is the PKCS#11 URI of the token that holds the keys
+	// (see package hsm/pkcs11); KEKFile and KEK are then not used.
+	HSM string
 	// CA configures a key ceremony run by Open; ignored when one exists.
 	CA ca.Config
 	// Clock, when set, replaces time.Now (tests).
@@ -48,10 +51,14 @@ type Options struct {
 
 // Node is an open data directory.
 type Node struct {
-	Dir   string
-	Keys  hsm.Custody
-	Store *store.Bolt
-	CA    *ca.Service
+	Dir  string
+	Keys hsm.Custody
+	// Wrapped holds citizens' signing keys as wrapped blobs, in the same
+	// custody as Keys.
+	Wrapped   hsm.WrappedCustody
+	closeKeys func() error
+	Store     *store.Bolt
+	CA        *ca.Service
 	// Audit is the tamper-evident audit log; its checkpoints are signed
 	// with the custody key AuditKeyID.
 	Audit *audit.Log
@@ -89,28 +96,21 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, created, fmt.Errorf("open node: %w", err)
 	}
-	kekFile := opts.KEKFile
-	if kekFile == "" {
-		kekFile = filepath.Join(opts.Dir, "kek")
-	}
-	kek, kekCreated, err := hsm.LoadKEK(kekFile, opts.KEK, opts.Create)
+	cust, err := openKeys(ctx, opts)
 	if err != nil {
 		return nil, created, fmt.Errorf("open node: %w", err)
 	}
-	created.KEK = kekCreated
-	keys, err := hsm.OpenSoftware(filepath.Join(opts.Dir, "keys"), kek, nil)
-	clear(kek)
-	if err != nil {
-		return nil, created, fmt.Errorf("open node: %w", err)
-	}
+	created.KEK = cust.kekCreated
+	keys := cust.keys
 	st, err := store.OpenBolt(filepath.Join(opts.Dir, "thiqa.db"))
 	if err != nil {
+		cust.close()
 		if errors.Is(err, store.ErrLocked) {
 			return nil, created, fmt.Errorf("open node %s: %w", opts.Dir, ErrLocked)
 		}
 		return nil, created, fmt.Errorf("open node: %w", err)
 	}
-	n := &Node{Dir: opts.Dir, Keys: keys, Store: st, clock: opts.Clock}
+	n := &Node{Dir: opts.Dir, Keys: keys, Wrapped: cust.wrapped, closeKeys: cust.close, Store: st, clock: opts.Clock}
 	caOpts := ca.Options{Clock: opts.Clock}
 	n.CA, err = ca.Open(ctx, keys, st, caOpts)
 	if errors.Is(err, ca.ErrNotInitialized) && opts.Create {
@@ -125,6 +125,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	}
 	if err != nil {
 		st.Close()
+		cust.close()
 		return nil, created, fmt.Errorf("open node: %w", err)
 	}
 	return n, created, nil
@@ -141,8 +142,14 @@ func openAudit(ctx context.Context, keys hsm.Custody, st *store.Bolt, clock func
 	return audit.New(st, key, audit.Options{Clock: clock})
 }
 
-// Close closes the store.
-func (n *Node) Close() error { return n.Store.Close() }
+// Close closes the store and the key custody.
+func (n *Node) Close() error {
+	err := n.Store.Close()
+	if n.closeKeys != nil {
+		n.closeKeys()
+	}
+	return err
+}
 
 // AdminSocket is the path of the node's local admin socket.
 func (n *Node) AdminSocket() string { return AdminSocket(n.Dir) }
