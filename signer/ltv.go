@@ -175,10 +175,7 @@ func appendDSS(base io.ReaderAt, size int64, tail []byte, vd *validationData) ([
 		cat["DSS"] = u.add(dss)
 		u.set(u.root, cat)
 	}
-	upd, err := u.bytes(m.size(), !endsWithEOL(m, m.size()))
-	if err != nil {
-		return nil, err
-	}
+	upd := u.bytes(m.size(), !endsWithEOL(m, m.size()))
 	return append(append(make([]byte, 0, len(tail)+len(upd)), tail...), upd...), nil
 }
 

@@ -22,8 +22,7 @@ type Renewed struct {
 
 // WriteTo writes the renewed PDF.
 func (r *Renewed) WriteTo(w io.Writer) (int64, error) {
-	p := &Prepared{base: r.base, size: r.size, tail: r.tail, completed: true}
-	return p.WriteTo(w)
+	return writeDocument(w, r.base, r.size, r.tail)
 }
 
 // Renew extends the validity of a B-LTA (or B-LT) document: it adds fresh

@@ -341,10 +341,7 @@ func appendRevision(ctx context.Context, base io.ReaderAt, size int64, tail []by
 	if _, err := addField(u, rd, st, sigRef, w); err != nil {
 		return nil, 0, 0, nil, err
 	}
-	upd, err := u.bytes(m.size(), !endsWithEOL(m, m.size()))
-	if err != nil {
-		return nil, 0, 0, nil, err
-	}
+	upd := u.bytes(m.size(), !endsWithEOL(m, m.size()))
 	br, cStart, cEnd, err := placeholder(upd)
 	if err != nil {
 		return nil, 0, 0, nil, err
@@ -484,13 +481,18 @@ func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
 	if !p.completed {
 		return 0, fmt.Errorf("write signed pdf: %w: not completed", ErrState)
 	}
+	return writeDocument(w, p.base, p.size, p.tail)
+}
+
+// writeDocument writes base[:size] followed by tail.
+func writeDocument(w io.Writer, base io.ReaderAt, size int64, tail []byte) (int64, error) {
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
-	n, err := io.CopyBuffer(w, io.NewSectionReader(p.base, 0, p.size), *bp)
+	n, err := io.CopyBuffer(w, io.NewSectionReader(base, 0, size), *bp)
 	if err != nil {
 		return n, fmt.Errorf("write signed pdf: %w", err)
 	}
-	m, err := w.Write(p.tail)
+	m, err := w.Write(tail)
 	n += int64(m)
 	if err != nil {
 		return n, fmt.Errorf("write signed pdf: %w", err)

@@ -57,7 +57,7 @@ func (u *update) set(r pdf.Ref, o any) {
 // bytes serialises the update, to be appended at offset base (the size of
 // the document so far). It starts with an end-of-line when the document
 // does not end with one.
-func (u *update) bytes(base int64, needEOL bool) ([]byte, error) {
+func (u *update) bytes(base int64, needEOL bool) []byte {
 	var b []byte
 	if needEOL {
 		b = append(b, '\n')
@@ -88,12 +88,12 @@ func (u *update) bytes(base int64, needEOL bool) ([]byte, error) {
 		// The file's own xref is unusable: this section lists every
 		// object, as found by the reader's scan, and has no /Prev.
 		delete(tr, "Prev")
-		return u.fullXrefStream(b, base, offs, tr), nil
+		return u.fullXrefStream(b, base, offs, tr)
 	}
 	if u.rd.XrefKind() == pdf.XrefStream {
-		return u.xrefStream(b, base, offs, tr), nil
+		return u.xrefStream(b, base, offs, tr)
 	}
-	return u.xrefTable(b, base, offs, tr), nil
+	return u.xrefTable(b, base, offs, tr)
 }
 
 // fullXrefStream writes an xref stream listing the update's objects and
