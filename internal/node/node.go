@@ -20,6 +20,7 @@ import (
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/internal/backup"
+	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
 
@@ -65,6 +66,8 @@ type Node struct {
 	// Enrollment is the registration authority: officers, enrollment,
 	// activation and sign-in with passkeys.
 	Enrollment *enrollment.Service
+	// Signing runs agencies' sign requests and citizens' approvals.
+	Signing *signing.Service
 
 	clock func() time.Time
 }
@@ -123,6 +126,9 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	if err == nil {
 		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock})
 	}
+	if err == nil {
+		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock})
+	}
 	if err != nil {
 		st.Close()
 		cust.close()
@@ -162,7 +168,7 @@ func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", n.CA.Handler())
 	mux.Handle("/audit/", n.Audit.Handler())
-	mux.Handle("/api/v1/", api.New(api.Deps{Enrollment: n.Enrollment}, api.Options{}))
+	mux.Handle("/api/v1/", api.New(api.Deps{Enrollment: n.Enrollment, Signing: n.Signing}, api.Options{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
