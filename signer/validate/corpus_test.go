@@ -120,3 +120,23 @@ func TestCorpusWithRoots(t *testing.T) {
 		t.Errorf("only %d signatures chain to an embedded root", trustedSigs)
 	}
 }
+
+// TestCorpusAll validates every PDF of the corpus, broken ones included:
+// each gives a report with a verdict, none panics, none takes long.
+func TestCorpusAll(t *testing.T) {
+	for _, f := range corpusFiles(t, "") {
+		t.Run(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), func(t *testing.T) {
+			start := time.Now()
+			rep, err := ValidateFile(context.Background(), f, &Options{Time: corpusTime})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Indication == "" || rep.Explanation.EN == "" {
+				t.Errorf("no verdict: %+v", rep)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
