@@ -253,7 +253,7 @@ func TestSignInRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	stranger := &phone{auth: virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: p.auth.Options.UserHandle}),
-		cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)}
+		cred: newCredential()}
 	for _, tc := range []struct {
 		name string
 		resp func() []byte

@@ -3,8 +3,11 @@ package enrollment
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"net/url"
@@ -134,7 +137,7 @@ func (e *env) register(t testing.TB, ch Challenge, opts virtualwebauthn.Authenti
 		t.Fatal(err)
 	}
 	opts.UserHandle = []byte(ao.UserID)
-	p := &phone{auth: virtualwebauthn.NewAuthenticatorWithOptions(opts), cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)}
+	p := &phone{auth: virtualwebauthn.NewAuthenticatorWithOptions(opts), cred: newCredential()}
 	resp := virtualwebauthn.CreateAttestationResponse(rp, p.auth, p.cred, *ao)
 	p.auth.AddCredential(p.cred)
 	return p, []byte(resp)
@@ -234,5 +237,26 @@ func wantErr(t testing.TB, err, want error) {
 	}
 	if err != nil && err.Error() != strings.ToLower(err.Error()[:1])+err.Error()[1:] {
 		t.Errorf("error message %q starts with a capital", err)
+	}
+}
+
+// newCredential makes a virtual passkey. virtualwebauthn encodes the EC
+// point's coordinates without their leading zeros, which the WebAuthn
+// library rightly refuses; keys whose coordinates are full length are
+// drawn instead.
+func newCredential() virtualwebauthn.Credential {
+	for {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		if len(k.X.Bytes()) != 32 || len(k.Y.Bytes()) != 32 {
+			continue
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			panic(err)
+		}
+		return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
 	}
 }

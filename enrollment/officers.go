@@ -170,7 +170,7 @@ func checkPassword(phc, pw string) bool {
 
 // dummyHash is checked when the username is unknown, so that timing does
 // not tell which usernames exist.
-const dummyHash = "$argon2id$v=19$m=32768,t=1,p=2$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+const dummyHash = "$argon2id$v=19$m=16384,t=1,p=2$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 // totpStep returns the time step of a valid, unused code, or -1.
 func totpStep(secret, code string, last int64, now time.Time) int64 {
