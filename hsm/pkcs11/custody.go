@@ -68,12 +68,12 @@ func Open(ctx context.Context, cfg Config, opts *Options) (*Custody, error) {
 	if opts != nil {
 		c.opts = *opts
 	}
-	cn, err := c.connect()
+	cn, err := c.connectLocked()
 	if errors.Is(err, ErrTokenNotFound) {
 		// The library may have been initialised before the token was
 		// created: look again once with a fresh view.
 		if err = mod.reset(mod.generation()); err == nil {
-			cn, err = c.connect()
+			cn, err = c.connectLocked()
 		}
 	}
 	if err != nil {
@@ -117,6 +117,13 @@ func (c *Custody) Close() error {
 	}
 	c.mod.release()
 	return nil
+}
+
+// connectLocked is connect with the module held against resets.
+func (c *Custody) connectLocked() (*conn, error) {
+	c.mod.use.RLock()
+	defer c.mod.use.RUnlock()
+	return c.connect()
 }
 
 // connect finds the token, opens a first session and logs in.
@@ -269,13 +276,13 @@ func (c *Custody) current() (*conn, error) {
 	if c.conn != nil {
 		return c.conn, nil
 	}
-	cn, err := c.connect()
+	cn, err := c.connectLocked()
 	if errors.Is(err, ErrTokenNotFound) {
 		// A token inserted or initialised since the module was
 		// initialised is not visible to every library until it is
 		// initialised again.
 		if err = c.mod.reset(c.mod.generation()); err == nil {
-			cn, err = c.connect()
+			cn, err = c.connectLocked()
 		}
 	}
 	if err != nil {
@@ -308,21 +315,25 @@ func (c *Custody) do(ctx context.Context, fn func(s session) error) error {
 		if cn, err = c.current(); err != nil {
 			return err
 		}
-		var s session
-		if s, err = cn.acquire(ctx); err != nil {
-			if connectionLost(err) {
-				c.lost(cn)
-				continue
-			}
-			return err
-		}
-		err = fn(s)
-		cn.release(s, err)
+		err = c.with(ctx, cn, fn)
 		if err == nil || !connectionLost(err) {
 			return err
 		}
 		c.lost(cn)
 	}
+	return err
+}
+
+// with runs fn with a session of cn, holding the module against resets.
+func (c *Custody) with(ctx context.Context, cn *conn, fn func(s session) error) error {
+	c.mod.use.RLock()
+	defer c.mod.use.RUnlock()
+	s, err := cn.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	err = fn(s)
+	cn.release(s, err)
 	return err
 }
 

@@ -24,6 +24,11 @@ type module struct {
 
 	mu  sync.Mutex
 	gen uint64 // incremented by each reset
+
+	// use is held for reading by every call into the library and for
+	// writing by reset, so that C_Finalize never runs under a call in
+	// flight on another goroutine.
+	use sync.RWMutex
 }
 
 // loadModule loads and initialises the library at path, or shares the one
@@ -75,6 +80,8 @@ func (m *module) generation() uint64 {
 // another caller has reset it since generation seen, so that every user of
 // the module recovering from the same event resets it once.
 func (m *module) reset(seen uint64) error {
+	m.use.Lock()
+	defer m.use.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.gen != seen {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	p11 "github.com/miekg/pkcs11"
+
 	"github.com/thiqa/thiqa/hsm"
 )
 
@@ -37,18 +39,21 @@ func (c *Custody) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return st, fmt.Errorf("status: %w", err)
 	}
-	cn, err := c.current()
-	if err != nil {
-		return st, fmt.Errorf("status: %w", err)
-	}
-	info, err := c.mod.ctx.GetTokenInfo(cn.slot)
+	var info p11.TokenInfo
+	var slot uint
+	var sessions int
+	err = c.do(ctx, func(s session) error {
+		slot, sessions = s.cn.slot, cap(s.cn.sem)
+		info, err = s.ctx().GetTokenInfo(slot)
+		return err
+	})
 	if err != nil {
 		return st, fmt.Errorf("status: token information: %w", err)
 	}
 	trim := func(s string) string { return strings.TrimRight(s, " \x00") }
 	return Status{
 		Token: trim(info.Label), Serial: trim(info.SerialNumber), Manufacturer: trim(info.ManufacturerID),
-		Model: trim(info.Model), Slot: cn.slot, Keys: keys, KEKs: keks, Sessions: cap(cn.sem),
+		Model: trim(info.Model), Slot: slot, Keys: keys, KEKs: keks, Sessions: sessions,
 		WrapMechanism: "CKM_AES_KEY_WRAP_PAD",
 	}, nil
 }
