@@ -44,6 +44,7 @@ func init() {
 		{signing.ErrExpired, http.StatusGone, "expired"},
 		{signing.ErrDocument, http.StatusUnprocessableEntity, "document-refused"},
 		{signing.ErrConflict, http.StatusConflict, "idempotency-conflict"},
+		{signing.ErrExists, http.StatusConflict, "exists"},
 		{signing.ErrSigning, http.StatusBadGateway, "signing-failed"},
 		{enrollment.ErrApproval, http.StatusForbidden, "approval-refused"},
 	}...)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -88,8 +89,8 @@ func (s *Service) AddAgency(ctx context.Context, n NewAgency) (AgencyKey, error)
 	}
 	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error { return tx.InsertAgency(a) })
 	if err != nil {
-		if err == store.ErrDuplicate {
-			err = fmt.Errorf("%w: an agency named %q exists", ErrConflict, n.Name)
+		if errors.Is(err, store.ErrDuplicate) {
+			err = fmt.Errorf("%w: an agency named %q", ErrExists, n.Name)
 		}
 		return fail(err)
 	}

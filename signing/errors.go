@@ -28,6 +28,8 @@ var (
 	// ErrConflict: an idempotency key was reused with another request
 	// body.
 	ErrConflict = errors.New("idempotency key reused with a different request")
+	// ErrExists: an agency of that name is registered already.
+	ErrExists = errors.New("already exists")
 	// ErrSigning: signing failed after approval (time-stamp, validation
 	// data); the request failed and nothing was stored.
 	ErrSigning = errors.New("signing failed")

@@ -55,7 +55,7 @@ API. Create the first admin here before the first thiqa serve.`,
 	centre.AddCommand(newAdminCentreAddCmd(g), newAdminCentreListCmd(g))
 	officer := &cobra.Command{Use: "officer", Short: "Officer accounts"}
 	officer.AddCommand(newAdminOfficerAddCmd(g))
-	cmd.AddCommand(centre, officer)
+	cmd.AddCommand(centre, officer, newAdminAgencyCmd(g))
 	return cmd
 }
 
