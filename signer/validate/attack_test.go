@@ -196,30 +196,43 @@ func TestAttacks(t *testing.T) {
 		ind  Indication
 		sub  SubIndication
 		kind string // modification kind that must be reported
+		more func(*Report) error
 	}{
 		{"content stream replaced", appendUpdate(t, lt, map[uint32]string{5: "<</Length 55>>\nstream\nBT /F1 12 Tf 72 720 Td (Thiqa test: pay 900 JOD) Tj ET\nendstream"}),
-			nil, Indeterminate, SigConstraintsFailure, ModPageContent},
+			nil, Indeterminate, SigConstraintsFailure, ModPageContent, nil},
 		{"page added", appendUpdate(t, lt, map[uint32]string{
 			2:   "<</Type /Pages /Kids [4 0 R 900 0 R] /Count 2>>",
 			900: "<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R>>",
-		}), nil, Indeterminate, SigConstraintsFailure, ModPageAdded},
+		}), nil, Indeterminate, SigConstraintsFailure, ModPageAdded, nil},
 		{"page removed", appendUpdate(t, lt2, map[uint32]string{2: "<</Type /Pages /Kids [4 0 R] /Count 1>>"}),
-			nil, Indeterminate, SigConstraintsFailure, ModPageRemoved},
-		{"annotation over signed text", annotOverText(t, lt), nil, Indeterminate, SigConstraintsFailure, ModAnnotAdded},
+			nil, Indeterminate, SigConstraintsFailure, ModPageRemoved, nil},
+		{"annotation over signed text", annotOverText(t, lt), nil, Indeterminate, SigConstraintsFailure, ModAnnotAdded, func(r *Report) error {
+			for _, m := range r.Modifications {
+				if m.Kind == ModAnnotAdded && m.CoversContent && m.Page == 1 {
+					return nil
+				}
+			}
+			return fmt.Errorf("no annotation covering page 1 in %+v", r.Modifications)
+		}},
 		{"signature reason replaced", appendUpdate(t, lt, map[uint32]string{sigRef.Num: object(t, lt, sigRef, func(d pdf.Dict) {
 			d["Reason"] = pdf.String("Rejected")
-		})}), nil, TotalFailed, HashFailure, ModSignatureChanged},
-		{"contents byte flipped", flipSignatureValue(t, bt), nil, TotalFailed, SigCryptoFailure, ""},
-		{"byte range with a gap", editByteRange(t, bt, func(br []int64) { br[1] -= 20 }), nil, TotalFailed, FormatFailure, ""},
-		{"byte range with an overlap", editByteRange(t, bt, func(br []int64) { br[2] = br[1] - 20; br[3] += br[1] - 20 - br[1] + 40 }), nil, TotalFailed, FormatFailure, ""},
-		{"byte range past the end", editByteRange(t, bt, func(br []int64) { br[3] += 1000 }), nil, TotalFailed, FormatFailure, ""},
-		{"second SignerInfo", withContents(t, bt, twoSignerInfos(t, btCMS)), nil, TotalFailed, FormatFailure, ""},
-		{"revoked before signing", revoked, &Options{TrustAnchors: pr.Chain()[1:], Time: pr.Now.Add(time.Hour)}, TotalFailed, Revoked, ""},
-		{"expired certificate without time-stamp", expired, nil, TotalFailed, Expired, ""},
-		{"validated after expiry without time-stamp", short, after, Indeterminate, OutOfBoundsNoPOE, ""},
-		{"DocMDP P=1 then annotation", annotOverText(t, certified), nil, TotalFailed, HashFailure, ModAnnotAdded},
-		{"DocMDP P=2 then annotation", annotOverText(t, certified2), nil, TotalFailed, HashFailure, ModAnnotAdded},
-		{"DocMDP P=1 then content change", appendUpdate(t, certified, map[uint32]string{5: "<</Length 2>>\nstream\nq\nendstream"}), nil, TotalFailed, HashFailure, ModPageContent},
+		})}), nil, TotalFailed, HashFailure, ModSignatureChanged, func(r *Report) error {
+			if got := r.Signatures[0].Reason; got != "Approval" {
+				return fmt.Errorf("reported reason %q, want the signed %q", got, "Approval")
+			}
+			return nil
+		}},
+		{"contents byte flipped", flipSignatureValue(t, bt), nil, TotalFailed, SigCryptoFailure, "", nil},
+		{"byte range with a gap", editByteRange(t, bt, func(br []int64) { br[1] -= 20 }), nil, TotalFailed, FormatFailure, "", nil},
+		{"byte range with an overlap", editByteRange(t, bt, func(br []int64) { br[2] = br[1] - 20; br[3] += br[1] - 20 - br[1] + 40 }), nil, TotalFailed, FormatFailure, "", nil},
+		{"byte range past the end", editByteRange(t, bt, func(br []int64) { br[3] += 1000 }), nil, TotalFailed, FormatFailure, "", nil},
+		{"second SignerInfo", withContents(t, bt, twoSignerInfos(t, btCMS)), nil, TotalFailed, FormatFailure, "", nil},
+		{"revoked before signing", revoked, &Options{TrustAnchors: pr.Chain()[1:], Time: pr.Now.Add(time.Hour)}, TotalFailed, Revoked, "", nil},
+		{"expired certificate without time-stamp", expired, nil, TotalFailed, Expired, "", nil},
+		{"validated after expiry without time-stamp", short, after, Indeterminate, OutOfBoundsNoPOE, "", nil},
+		{"DocMDP P=1 then annotation", annotOverText(t, certified), nil, TotalFailed, HashFailure, ModAnnotAdded, nil},
+		{"DocMDP P=2 then annotation", annotOverText(t, certified2), nil, TotalFailed, HashFailure, ModAnnotAdded, nil},
+		{"DocMDP P=1 then content change", appendUpdate(t, certified, map[uint32]string{5: "<</Length 2>>\nstream\nq\nendstream"}), nil, TotalFailed, HashFailure, ModPageContent, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.opts
@@ -240,6 +253,11 @@ func TestAttacks(t *testing.T) {
 			}
 			if rep.Indication == TotalPassed {
 				t.Errorf("document passed")
+			}
+			if tc.more != nil {
+				if err := tc.more(rep); err != nil {
+					t.Error(err)
+				}
 			}
 			t.Logf("%s", s.Explanation.EN)
 		})

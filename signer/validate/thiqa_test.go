@@ -305,3 +305,30 @@ func TestSerialSignatures(t *testing.T) {
 		}
 	}
 }
+
+// TestCertifiedThenApproved checks that an approval signature added to a
+// document certified with P=2 is an allowed change, and that the
+// certification is reported.
+func TestCertifiedThenApproved(t *testing.T) {
+	p := testpki.New(t, nil)
+	o := signOpts(p, signer.LevelBLT)
+	o.Certify = 2
+	certified := sign(t, makePDF(t, 1), p.SignerKey, o)
+	cert, key := p.IssueSigner(t, testpki.ECDSAP256, "Approver")
+	a := signOpts(p, signer.LevelBLT)
+	a.Certificate = cert
+	both := sign(t, certified, key, a)
+	rep := validate(t, both, trusting(p))
+	if rep.Indication != TotalPassed || len(rep.Signatures) != 2 {
+		for _, s := range rep.Signatures {
+			t.Logf("%s %s/%s %v", s.ID, s.Indication, s.SubIndication, s.Findings)
+		}
+		t.Fatalf("%s/%s with %d signatures", rep.Indication, rep.SubIndication, len(rep.Signatures))
+	}
+	if got := rep.Signatures[0].Certification; got != 2 {
+		t.Errorf("certification permission %d, want 2", got)
+	}
+	if !hasMod(rep, ModSignatureAdded) {
+		t.Errorf("the approval signature is not listed as a change: %+v", rep.Modifications)
+	}
+}
