@@ -1,0 +1,109 @@
+package pkcs11_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/thiqa/thiqa/hsm"
+)
+
+// TestTokenAwayAndBack moves the token's directory away while goroutines
+// sign, then puts it back: no panic, no hang, and signing resumes with the
+// same key once the token is back, without reopening the custody. (SoftHSM2
+// serves from memory until it notices, so how many signings fail in
+// between varies; the test logs it.)
+func TestTokenAwayAndBack(t *testing.T) {
+	ctx := context.Background()
+	tk := newToken(t)
+	c := open(t, tk)
+	k, err := c.GenerateKey(ctx, "tsu", hsm.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := tokenPath(t, tk)
+	d := sha256.Sum256([]byte("x"))
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+					failed.Add(1)
+				} else {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	away := dir + ".away"
+	if err := os.Rename(dir, away); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := os.Rename(away, dir); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d signatures, %d failures while the token went away and came back", ok.Load(), failed.Load())
+	var last error
+	for range 20 { // the custody reconnects on the next call after a failure
+		if _, last = k.Sign(nil, d[:], crypto.SHA256); last == nil {
+			break
+		}
+	}
+	if last != nil {
+		t.Fatalf("signing did not resume with the token back: %v", last)
+	}
+	again, err := c.Key(ctx, "tsu")
+	if err != nil || !again.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(k.Public()) {
+		t.Fatalf("key after the token came back: %v", err)
+	}
+}
+
+// tokenPath finds the directory SoftHSM2 keeps tk in.
+func tokenPath(t *testing.T, tk token) string {
+	t.Helper()
+	conf, err := os.ReadFile(os.Getenv("SOFTHSM2_CONF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens string
+	for _, line := range strings.Split(string(conf), "\n") {
+		if v, ok := strings.CutPrefix(line, "directories.tokendir = "); ok {
+			tokens = v
+		}
+	}
+	entries, err := os.ReadDir(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(tokens, e.Name(), "token.object"))
+		if err == nil && bytes.Contains(b, []byte(tk.Label)) {
+			return filepath.Join(tokens, e.Name())
+		}
+	}
+	t.Fatalf("no directory for token %s", tk.Label)
+	return ""
+}
+
