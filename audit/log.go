@@ -46,6 +46,10 @@ type Options struct {
 	Clock func() time.Time
 	// Rand replaces crypto/rand for salts and signatures.
 	Rand io.Reader
+	// OnCommit, when set, is called after each successful store commit
+	// with the actions of the events it wrote and how long it took (for
+	// metrics). It must not block.
+	OnCommit func(actions []string, took time.Duration)
 }
 
 // Log is the audit log. It keeps no state of its own beyond its settings,
@@ -170,6 +174,7 @@ func (l *Log) drain() {
 }
 
 func (l *Log) commit(batch []*pending) {
+	start := time.Now()
 	as, err := l.st.AppendAudit(context.Background(), func(head store.AuditHead) ([]store.AuditAppend, error) {
 		out := make([]store.AuditAppend, 0, len(batch))
 		for _, p := range batch {
@@ -184,6 +189,13 @@ func (l *Log) commit(batch []*pending) {
 		}
 		return out, nil
 	})
+	if err == nil && l.opts.OnCommit != nil {
+		actions := make([]string, len(batch))
+		for i, p := range batch {
+			actions[i] = p.rec.Action
+		}
+		l.opts.OnCommit(actions, time.Since(start))
+	}
 	for i, p := range batch {
 		if err != nil {
 			p.err = err

@@ -393,3 +393,27 @@ func TestHandler(t *testing.T) {
 		})
 	}
 }
+
+func TestOnCommit(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	counts := map[string]int{}
+	l, err := audit.New(f.st, f.key, audit.Options{Clock: f.clk.Now, OnCommit: func(actions []string, took time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range actions {
+			counts[a]++
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"certificate.issue", "certificate.issue", "certificate.revoke"} {
+		if _, err := l.Append(context.Background(), audit.Event{Actor: "system", Action: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if counts["certificate.issue"] != 2 || counts["certificate.revoke"] != 1 {
+		t.Fatalf("OnCommit saw %v", counts)
+	}
+}

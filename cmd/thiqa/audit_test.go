@@ -201,6 +201,23 @@ func TestServeAudit(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "stop thiqa serve") {
 		t.Fatalf("audit verify on a served directory: exit %d\n%s", code, out)
 	}
+	if got := string(get(t, "http://"+addr+"/readyz")); got != "ready\n" {
+		t.Fatalf("readyz = %q", got)
+	}
+	// Metrics after that flow: the requests above, the checkpoint's
+	// signature through key custody, the readiness probe's store read.
+	metrics := string(get(t, "http://"+addr+"/metrics"))
+	for _, want := range []string{
+		`thiqa_http_requests_total{code="200",route="/audit"}`,
+		`thiqa_http_request_duration_seconds_bucket{route="/audit",le=`,
+		`thiqa_key_custody_duration_seconds_count{alg="EC-P256",op="sign"}`,
+		`thiqa_store_duration_seconds_count{op="ready"} 1`,
+		`process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func TestAuditHelp(t *testing.T) {

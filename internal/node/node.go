@@ -20,6 +20,7 @@ import (
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/internal/backup"
+	"github.com/thiqa/thiqa/internal/metrics"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
@@ -69,6 +70,9 @@ type Node struct {
 	// Signing runs agencies' sign requests and citizens' approvals.
 	Signing *signing.Service
 
+	// Metrics are the node's Prometheus metrics, served at /metrics.
+	Metrics *metrics.Metrics
+
 	clock func() time.Time
 }
 
@@ -104,7 +108,8 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		return nil, created, fmt.Errorf("open node: %w", err)
 	}
 	created.KEK = cust.kekCreated
-	keys := cust.keys
+	m := metrics.New()
+	keys := m.Custody(cust.keys)
 	st, err := store.OpenBolt(filepath.Join(opts.Dir, "thiqa.db"))
 	if err != nil {
 		cust.close()
@@ -113,7 +118,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		}
 		return nil, created, fmt.Errorf("open node: %w", err)
 	}
-	n := &Node{Dir: opts.Dir, Keys: keys, Wrapped: cust.wrapped, closeKeys: cust.close, Store: st, clock: opts.Clock}
+	n := &Node{Dir: opts.Dir, Keys: keys, Wrapped: cust.wrapped, closeKeys: cust.close, Store: st, Metrics: m, clock: opts.Clock}
 	caOpts := ca.Options{Clock: opts.Clock}
 	n.CA, err = ca.Open(ctx, keys, st, caOpts)
 	if errors.Is(err, ca.ErrNotInitialized) && opts.Create {
@@ -121,7 +126,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		created.Ceremony = err == nil
 	}
 	if err == nil {
-		n.Audit, err = openAudit(ctx, keys, st, opts.Clock)
+		n.Audit, err = openAudit(ctx, keys, st, opts.Clock, m)
 	}
 	if err == nil {
 		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock})
@@ -137,7 +142,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	return n, created, nil
 }
 
-func openAudit(ctx context.Context, keys hsm.Custody, st *store.Bolt, clock func() time.Time) (*audit.Log, error) {
+func openAudit(ctx context.Context, keys hsm.Custody, st *store.Bolt, clock func() time.Time, m *metrics.Metrics) (*audit.Log, error) {
 	key, err := keys.Key(ctx, AuditKeyID)
 	if errors.Is(err, hsm.ErrKeyNotFound) {
 		key, err = keys.GenerateKey(ctx, AuditKeyID, hsm.ECDSAP256)
@@ -145,7 +150,12 @@ func openAudit(ctx context.Context, keys hsm.Custody, st *store.Bolt, clock func
 	if err != nil {
 		return nil, fmt.Errorf("audit key: %w", err)
 	}
-	return audit.New(st, key, audit.Options{Clock: clock})
+	return audit.New(st, key, audit.Options{Clock: clock, OnCommit: func(actions []string, took time.Duration) {
+		m.StoreSeconds.WithLabelValues("audit_append").Observe(took.Seconds())
+		for _, a := range actions {
+			m.AuditEvents.WithLabelValues(a).Inc()
+		}
+	}})
 }
 
 // Close closes the store and the key custody.
@@ -173,7 +183,24 @@ func (n *Node) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	return mux
+	mux.HandleFunc("GET /readyz", n.ready)
+	mux.Handle("GET /metrics", n.Metrics.Handler())
+	return n.Metrics.Middleware(mux)
+}
+
+// ready answers 200 when the store answers and the audit log can be read,
+// 503 otherwise.
+func (n *Node) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	start := time.Now()
+	_, err := n.Store.AuditHead(r.Context())
+	n.Metrics.StoreSeconds.WithLabelValues("ready").Observe(time.Since(start).Seconds())
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("store not ready\n"))
+		return
+	}
+	w.Write([]byte("ready\n"))
 }
 
 // Backup writes a consistent backup of the node to w while it serves: a
