@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/descope/virtualwebauthn"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/thiqa/thiqa/store"
 )
@@ -323,4 +324,29 @@ func TestSignInRefusals(t *testing.T) {
 	})
 	_ = base64.RawURLEncoding
 	_ = json.Marshal
+}
+
+// TestCeremoniesPurged: anonymous sign-in begins cannot fill the store:
+// each new ceremony deletes expired ones it passes by.
+func TestCeremoniesPurged(t *testing.T) {
+	e := newEnv(t)
+	for range 50 {
+		if _, err := e.svc.BeginSignIn(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.advance(6 * time.Minute)
+	for range 200 {
+		if _, err := e.svc.BeginSignIn(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	e.st.DB().View(func(tx *bolt.Tx) error {
+		n = tx.Bucket([]byte("enr_ceremonies")).Stats().KeyN
+		return nil
+	})
+	if n > 205 {
+		t.Fatalf("%d ceremonies stored, want the 50 expired ones mostly gone", n)
+	}
 }

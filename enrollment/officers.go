@@ -257,6 +257,9 @@ func (s *Service) OfficerSignIn(ctx context.Context, user, password, code string
 		if err := tx.PutOfficer(cur); err != nil {
 			return err
 		}
+		if _, err := tx.PurgeExpired(hash, purgeBatch, now); err != nil {
+			return err
+		}
 		return tx.PutSession(store.Session{Hash: hash, Kind: store.SessionOfficer, Subject: cur.Username, Role: cur.Role,
 			Centre: cur.Centre, Created: now, Expires: now.Add(s.opts.OfficerSessionTTL)})
 	})

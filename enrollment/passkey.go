@@ -24,6 +24,10 @@ const (
 	ceremonySignIn    = "signin"
 )
 
+// purgeBatch is how many stored sessions and ceremonies each new one
+// looks at to delete the expired (see store.EnrollmentTx.PurgeExpired).
+const purgeBatch = 4
+
 // maxResponse bounds a WebAuthn response body.
 const maxResponse = 64 << 10
 
@@ -71,6 +75,9 @@ func (s *Service) saveCeremony(tx store.EnrollmentTx, kind string, id store.Iden
 	c := store.WebAuthnCeremony{ID: cid, Kind: kind, NationalID: id.NationalID, IdentityID: id.ID,
 		CodeHash: codeHash, Session: raw, Expires: sess.Expires}
 	if err := tx.PutCeremony(c); err != nil {
+		return Challenge{}, err
+	}
+	if _, err := tx.PurgeExpired([]byte(cid), purgeBatch, s.now()); err != nil {
 		return Challenge{}, err
 	}
 	return Challenge{CeremonyID: cid, Options: optJSON}, nil

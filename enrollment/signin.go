@@ -101,6 +101,9 @@ func (s *Service) FinishSignIn(ctx context.Context, ceremonyID string, response 
 		if _, err := tx.PutIdentity(cur); err != nil {
 			return err
 		}
+		if _, err := tx.PurgeExpired(hash, purgeBatch, now); err != nil {
+			return err
+		}
 		return tx.PutSession(store.Session{Hash: hash, Kind: store.SessionCitizen, Subject: cur.ID, NationalID: cur.NationalID,
 			Credential: cred.ID, Created: now, Expires: now.Add(s.opts.CitizenSessionTTL)})
 	})

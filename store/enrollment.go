@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -245,6 +246,45 @@ func (t *boltEnrollTx) DeleteCeremony(id string) error {
 	return b.Delete([]byte(id))
 }
 
+func (t *boltEnrollTx) PurgeExpired(from []byte, max int, now time.Time) (int, error) {
+	n := 0
+	for _, name := range [][]byte{bucketSessions, bucketCeremonies} {
+		b := t.b(name)
+		var expired [][]byte
+		c := b.Cursor()
+		k, v := c.Seek(from)
+		wrapped := false
+		for i := 0; i < max; i++ {
+			if k == nil {
+				if wrapped {
+					break
+				}
+				wrapped = true
+				if k, v = c.First(); k == nil {
+					break
+				}
+			}
+			if wrapped && bytes.Compare(k, from) >= 0 {
+				break
+			}
+			var e struct {
+				Expires time.Time `json:"expires"`
+			}
+			if err := json.Unmarshal(v, &e); err == nil && !e.Expires.IsZero() && !now.Before(e.Expires) {
+				expired = append(expired, append([]byte(nil), k...))
+			}
+			k, v = c.Next()
+		}
+		for _, k := range expired {
+			if err := b.Delete(k); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (t *boltEnrollTx) Approval(id string) (Approval, error) {
 	var a Approval
 	return a, wrapGet("approval "+id, getJSON(t.b(bucketApprovals), id, &a))
@@ -329,12 +369,13 @@ func (emptyTx) DeleteSession([]byte) error                     { return errReadO
 func (emptyTx) Ceremony(string) (WebAuthnCeremony, error) {
 	return WebAuthnCeremony{}, ErrNotFound
 }
-func (emptyTx) PutCeremony(WebAuthnCeremony) error { return errReadOnly }
-func (emptyTx) DeleteCeremony(string) error        { return errReadOnly }
-func (emptyTx) Approval(string) (Approval, error)  { return Approval{}, ErrNotFound }
-func (emptyTx) PutApproval(Approval) error         { return errReadOnly }
-func (emptyTx) AppendEvent(Event) error            { return errReadOnly }
-func (emptyTx) Events(string) ([]Event, error)     { return nil, nil }
+func (emptyTx) PutCeremony(WebAuthnCeremony) error               { return errReadOnly }
+func (emptyTx) DeleteCeremony(string) error                      { return errReadOnly }
+func (emptyTx) PurgeExpired([]byte, int, time.Time) (int, error) { return 0, errReadOnly }
+func (emptyTx) Approval(string) (Approval, error)                { return Approval{}, ErrNotFound }
+func (emptyTx) PutApproval(Approval) error                       { return errReadOnly }
+func (emptyTx) AppendEvent(Event) error                          { return errReadOnly }
+func (emptyTx) Events(string) ([]Event, error)                   { return nil, nil }
 
 var (
 	_ EnrollmentTx = (*boltEnrollTx)(nil)

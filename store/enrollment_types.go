@@ -236,6 +236,11 @@ type EnrollmentTx interface {
 	PutCeremony(c WebAuthnCeremony) error
 	// DeleteCeremony fails with ErrNotFound when it is gone already.
 	DeleteCeremony(id string) error
+	// PurgeExpired looks at up to max sessions and ceremonies whose keys
+	// follow from (wrapping around) and deletes those expired at now. Keys
+	// are random, so calling it with a fresh key on every insert keeps
+	// both buckets near their live size at a bounded cost per call.
+	PurgeExpired(from []byte, max int, now time.Time) (int, error)
 
 	Approval(id string) (Approval, error)
 	PutApproval(a Approval) error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/thiqa/thiqa/store"
 )
@@ -209,6 +210,7 @@ func RunEnrollment(t *testing.T, open func(t *testing.T) EnrollmentStore) {
 			return nil
 		})
 	})
+	t.Run("PurgeExpired", func(t *testing.T) { runPurge(t, open(t)) })
 	t.Run("Events", func(t *testing.T) {
 		s := open(t)
 		for _, subj := range []string{"identity:1", "identity:10", "identity:1"} {
@@ -225,5 +227,45 @@ func RunEnrollment(t *testing.T, open func(t *testing.T) EnrollmentStore) {
 			}
 			return nil
 		})
+	})
+}
+
+// runPurge checks that expired sessions and ceremonies are purged and live
+// ones kept.
+func runPurge(t *testing.T, s EnrollmentStore) {
+	ctx := context.Background()
+	err := s.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+		for i, exp := range []time.Time{t0, t0.Add(time.Hour), t0, t0.Add(time.Hour)} {
+			id := []byte{byte('a' + i)}
+			if err := tx.PutSession(store.Session{Hash: id, Expires: exp}); err != nil {
+				return err
+			}
+			if err := tx.PutCeremony(store.WebAuthnCeremony{ID: string(id), Expires: exp}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	err = s.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) (err error) {
+		n, err = tx.PurgeExpired([]byte("c"), 10, t0.Add(time.Minute))
+		return err
+	})
+	if err != nil || n != 4 {
+		t.Fatalf("PurgeExpired = %d, %v; want 4 (2 sessions, 2 ceremonies)", n, err)
+	}
+	s.EnrollmentView(ctx, func(tx store.EnrollmentTx) error {
+		for i, live := range []bool{false, true, false, true} {
+			id := []byte{byte('a' + i)}
+			_, err1 := tx.Session(id)
+			_, err2 := tx.Ceremony(string(id))
+			if (err1 == nil) != live || (err2 == nil) != live {
+				t.Errorf("%s: session %v, ceremony %v; live %v", id, err1, err2, live)
+			}
+		}
+		return nil
 	})
 }
