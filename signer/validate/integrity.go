@@ -67,14 +67,34 @@ func (d *doc) checkIntegrity(s *sig) {
 		s.setVerdict(Indeterminate, Generic, "hash byte range: "+err.Error())
 		return
 	}
-	signed := si.SignedBytes(nil)
+	// What the signature covers: the signed attributes, whose
+	// message-digest is over the byte range (or, for adbe.pkcs7.sha1,
+	// over the encapsulated SHA-1 digest of the byte range); without
+	// signed attributes, the byte range itself or the encapsulated digest.
+	var signed []byte
+	rawDigest := false
+	covered := digest
+	if sd.Content != nil {
+		want := sha1Ranges(d, s.br)
+		if want == nil || !bytes.Equal(sd.Content, want) {
+			c.Digest = CheckFailed
+			s.setVerdict(TotalFailed, HashFailure, "the encapsulated SHA-1 digest does not match the byte range")
+			return
+		}
+		hh := h.New()
+		hh.Write(sd.Content)
+		covered = hh.Sum(nil)
+		signed = sd.Content
+	} else {
+		rawDigest = true
+	}
 	if si.SignedAttrsDER != nil {
 		md, err := si.MessageDigest()
 		if err != nil {
 			s.setVerdict(TotalFailed, FormatFailure, "signed attributes: "+err.Error())
 			return
 		}
-		if !bytes.Equal(md, digest) {
+		if !bytes.Equal(md, covered) {
 			c.Digest = CheckFailed
 			s.setVerdict(TotalFailed, HashFailure, "the message-digest attribute does not match the digest of the byte range")
 			return
@@ -82,18 +102,7 @@ func (d *doc) checkIntegrity(s *sig) {
 		if ct, ok := cms.Attr(si.SignedAttrs, cms.OIDAttrContentType); !ok || len(ct) != 1 {
 			s.finding("the content-type signed attribute is missing")
 		}
-	} else if s.legacy && sd.Content == nil {
-		// adbe.pkcs7.detached without signed attributes signs the digest
-		// of the document directly.
-		signed = nil
-	} else if sd.Content != nil {
-		// adbe.pkcs7.sha1: the encapsulated content is the SHA-1 digest.
-		signed = sd.Content
-		if want := sha1Ranges(d, s.br); want == nil || !bytes.Equal(sd.Content, want) {
-			c.Digest = CheckFailed
-			s.setVerdict(TotalFailed, HashFailure, "the encapsulated SHA-1 digest does not match the byte range")
-			return
-		}
+		signed, rawDigest = si.SignedAttrsDER, false
 	}
 	c.Digest = CheckPassed
 	s.hashOK = true
@@ -111,8 +120,8 @@ func (d *doc) checkIntegrity(s *sig) {
 	}
 	s.rep.Signer = ptr(certSummary(cert))
 	s.cert = cert
-	if signed == nil {
-		err = verifyRawDigest(si, cert, h, d, s.br)
+	if rawDigest {
+		err = si.VerifyDigest(cert.PublicKey, digest)
 	} else {
 		err = si.VerifySignature(cert.PublicKey, signed)
 	}
@@ -461,21 +470,6 @@ func sha1Ranges(d *doc, br []int64) []byte {
 		return nil
 	}
 	return out
-}
-
-// verifyRawDigest checks a legacy signature without signed attributes:
-// the signature is over the document digest itself.
-func verifyRawDigest(si *cms.SignerInfo, cert *x509.Certificate, h crypto.Hash, d *doc, br []int64) error {
-	// Re-read the ranges as one buffer would cost memory; instead verify
-	// with a pre-hashed message through the signed-bytes path by
-	// re-hashing: VerifySignature hashes its input, so feed the ranges.
-	var buf bytes.Buffer
-	for _, rg := range [][2]int64{{br[0], br[1]}, {br[2], br[3]}} {
-		if _, err := io.Copy(&buf, io.NewSectionReader(d.r, rg[0], rg[1])); err != nil {
-			return err
-		}
-	}
-	return si.VerifySignature(cert.PublicKey, buf.Bytes())
 }
 
 func ptr[T any](v T) *T { return &v }

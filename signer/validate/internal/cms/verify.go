@@ -119,7 +119,35 @@ func verify(pub crypto.PublicKey, h crypto.Hash, pss bool, signed, sig []byte) e
 	}
 	hh := h.New()
 	hh.Write(signed)
-	d := hh.Sum(nil)
+	return verifyDigest(pub, h, pss, hh.Sum(nil), sig)
+}
+
+// VerifyDigest checks si's signature value over a precomputed digest (a
+// SignerInfo without signed attributes, whose digest the caller computed
+// by streaming the content). The hash must be the one si names.
+func (si *SignerInfo) VerifyDigest(pub crypto.PublicKey, digest []byte) error {
+	h, ok := HashFromOID(si.DigestAlg)
+	if !ok {
+		return fmt.Errorf("%w: digest algorithm %v", ErrAlgorithm, si.DigestAlg)
+	}
+	pss := false
+	if si.SigAlg.Equal(oidRSAPSS) {
+		ph, err := pssHash(si.SigAlgParams)
+		if err != nil {
+			return err
+		}
+		if ph != h {
+			return fmt.Errorf("%w: PSS hash differs from the digest algorithm", ErrAlgorithm)
+		}
+		pss = true
+	}
+	if _, ok := pub.(ed25519.PublicKey); ok {
+		return fmt.Errorf("%w: Ed25519 over a precomputed digest", ErrAlgorithm)
+	}
+	return verifyDigest(pub, h, pss, digest, si.Signature)
+}
+
+func verifyDigest(pub crypto.PublicKey, h crypto.Hash, pss bool, d, sig []byte) error {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		var err error
