@@ -230,6 +230,8 @@ func TestAttacks(t *testing.T) {
 		{"revoked before signing", revoked, &Options{TrustAnchors: pr.Chain()[1:], Time: pr.Now.Add(time.Hour)}, TotalFailed, Revoked, "", nil},
 		{"expired certificate without time-stamp", expired, nil, TotalFailed, Expired, "", nil},
 		{"validated after expiry without time-stamp", short, after, Indeterminate, OutOfBoundsNoPOE, "", nil},
+		{"signature field removed", appendUpdate(t, lt, map[uint32]string{afRef(t, lt).Num: "<</Fields []>>"}),
+			nil, Indeterminate, SigConstraintsFailure, ModSignatureRemoved, nil},
 		{"DocMDP P=1 then annotation", annotOverText(t, certified), nil, TotalFailed, HashFailure, ModAnnotAdded, nil},
 		{"DocMDP P=2 then annotation", annotOverText(t, certified2), nil, TotalFailed, HashFailure, ModAnnotAdded, nil},
 		{"DocMDP P=1 then content change", appendUpdate(t, certified, map[uint32]string{5: "<</Length 2>>\nstream\nq\nendstream"}), nil, TotalFailed, HashFailure, ModPageContent, nil},
@@ -262,4 +264,19 @@ func TestAttacks(t *testing.T) {
 			t.Logf("%s", s.Explanation.EN)
 		})
 	}
+}
+
+// afRef returns the reference of the AcroForm dictionary (the signer
+// writes it as an indirect object).
+func afRef(t testing.TB, b []byte) pdf.Ref {
+	t.Helper()
+	rd, err := pdf.Open(bytes.NewReader(b), int64(len(b)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, r, err := rd.AcroForm()
+	if err != nil || r == (pdf.Ref{}) {
+		t.Fatalf("no indirect AcroForm: %v", err)
+	}
+	return r
 }
