@@ -106,7 +106,7 @@ type Signature struct {
 	Chain              []Certificate  `json:"chain"`
 	Trusted            bool           `json:"trusted"`
 	ClaimedTime        *time.Time     `json:"claimed_signing_time,omitempty"`
-	BestSignatureTime  time.Time      `json:"best_signature_time"`
+	BestSignatureTime  time.Time      `json:"best_signature_time,omitzero"`
 	Name               string         `json:"name,omitempty"`
 	Reason             string         `json:"reason,omitempty"`
 	Location           string         `json:"location,omitempty"`
