@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -354,5 +355,44 @@ func newCredential() virtualwebauthn.Credential {
 			panic(err)
 		}
 		return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
+	}
+}
+
+// TestEnrollmentOpenAPI checks that enrollment.openapi.yaml documents every
+// enrollment route with the access that routeAccess gives it.
+func TestEnrollmentOpenAPI(t *testing.T) {
+	raw, err := os.ReadFile("enrollment.openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	for route, a := range routeAccess {
+		method, path, _ := strings.Cut(route, " ")
+		if strings.Contains(path, "/sign-requests") || strings.HasPrefix(path, "/api/v1/verify") {
+			continue // documented by their own parts
+		}
+		i := strings.Index(doc, "\n  "+path+":\n")
+		if i < 0 {
+			t.Errorf("%s: path not documented", route)
+			continue
+		}
+		rest := doc[i+1:]
+		if j := strings.Index(rest[3:], "\n  /"); j >= 0 {
+			rest = rest[:j+3]
+		}
+		m := strings.Index(rest, "\n    "+strings.ToLower(method)+":\n")
+		if m < 0 {
+			t.Errorf("%s: method not documented", route)
+			continue
+		}
+		var names []string
+		for _, k := range kinds {
+			if a&k.kind != 0 {
+				names = append(names, k.name)
+			}
+		}
+		if want := "x-thiqa-access: [" + strings.Join(names, ", ") + "]"; !strings.Contains(rest[m:], want) {
+			t.Errorf("%s: want %q", route, want)
+		}
 	}
 }
