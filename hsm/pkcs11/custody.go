@@ -82,7 +82,8 @@ func Open(ctx context.Context, cfg Config, opts *Options) (*Custody, error) {
 	}
 	c.conn = cn
 	if c.opts.CreateKEK {
-		if _, err := c.currentKEK(ctx); errors.Is(err, ErrNoKEK) {
+		_, err := c.currentKEK(ctx)
+		if errors.Is(err, ErrNoKEK) {
 			_, err = c.RotateKEK(ctx)
 		}
 		if err != nil {
