@@ -102,6 +102,7 @@ func TestBadInput(t *testing.T) {
 		{"bad certify", good, func(o *Options) { o.Certify = 4 }, ErrOptions},
 		{"page out of range", good, func(o *Options) { o.Visible = &Visible{Page: 9, Rect: [4]float64{0, 0, 10, 10}} }, ErrOptions},
 		{"PSS with ECDSA", good, func(o *Options) { o.PSS = true }, ErrAlgorithm},
+		{"key of another certificate", good, func(o *Options) { o.Certificate = p.TSA }, ErrSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,15 +22,8 @@ func SignFile(ctx context.Context, in, out string, key crypto.Signer, opts *Opti
 	if err != nil {
 		return fmt.Errorf("sign file: %w", err)
 	}
-	p, digest, err := Prepare(ctx, f, st.Size(), opts)
+	p, err := prepareAndSign(ctx, f, st.Size(), key, opts)
 	if err != nil {
-		return err
-	}
-	sig, err := key.Sign(p.opts.rand(), digest, p.SignerOpts())
-	if err != nil {
-		return fmt.Errorf("sign digest: %w", err)
-	}
-	if err := p.Complete(ctx, sig); err != nil {
 		return err
 	}
 	return writeAtomic(out, p)

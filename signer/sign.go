@@ -163,6 +163,9 @@ type Prepared struct {
 	cEnd        int // before '>'
 	completed   bool
 	id          string
+	// keyChecked is set by Sign after checking that the key's public key
+	// is the certificate's: the signature value then needs no check.
+	keyChecked bool
 }
 
 // SignatureID returns the random identifier of this signature, encoded in
@@ -424,8 +427,10 @@ func (p *Prepared) Complete(ctx context.Context, signature []byte) error {
 	if p.completed {
 		return fmt.Errorf("complete: %w", ErrState)
 	}
-	if err := verifySignature(p.opts.Certificate.PublicKey, p.digest, signature, p.cms.signerOpts()); err != nil {
-		return err
+	if !p.keyChecked {
+		if err := verifySignature(p.opts.Certificate.PublicKey, p.digest, signature, p.cms.signerOpts()); err != nil {
+			return err
+		}
 	}
 	var unsigned [][]byte
 	var tsaCerts []*x509.Certificate
@@ -526,19 +531,34 @@ func verifySignature(pub crypto.PublicKey, digest, sig []byte, opts crypto.Signe
 // Sign signs the PDF in r (size bytes) with key in one step and writes the
 // signed PDF to w.
 func Sign(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, key crypto.Signer, opts *Options) error {
-	p, digest, err := Prepare(ctx, r, size, opts)
+	p, err := prepareAndSign(ctx, r, size, key, opts)
 	if err != nil {
-		return err
-	}
-	sig, err := key.Sign(p.opts.rand(), digest, p.SignerOpts())
-	if err != nil {
-		return fmt.Errorf("sign digest: %w", err)
-	}
-	if err := p.Complete(ctx, sig); err != nil {
 		return err
 	}
 	_, err = p.WriteTo(w)
 	return err
+}
+
+// prepareAndSign runs Prepare and Complete with a key whose public key
+// must be the certificate's.
+func prepareAndSign(ctx context.Context, r io.ReaderAt, size int64, key crypto.Signer, opts *Options) (*Prepared, error) {
+	p, digest, err := Prepare(ctx, r, size, opts)
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(p.opts.Certificate.PublicKey) {
+		return nil, fmt.Errorf("%w: the key does not match the certificate", ErrSignature)
+	}
+	sig, err := key.Sign(p.opts.rand(), digest, p.SignerOpts())
+	if err != nil {
+		return nil, fmt.Errorf("sign digest: %w", err)
+	}
+	p.keyChecked = true
+	if err := p.Complete(ctx, sig); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // hexEncode writes src in hex at the start of dst and pads with '0'.
