@@ -1,6 +1,7 @@
 package signer
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf16"
 
@@ -126,12 +127,12 @@ func addField(u *update, rd *pdf.Reader, st *docState, sigRef pdf.Ref, w widgetS
 	if fi, ok := st.fields[w.name]; ok {
 		return fillField(u, rd, st, fi, sigRef, w)
 	}
-	pages, err := rd.Pages()
+	page, err := rd.PageAt(w.page)
+	if errors.Is(err, pdf.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no page %d", ErrOptions, w.page+1)
+	}
 	if err != nil && w.rect != ([4]float64{}) {
 		return nil, err
-	}
-	if err == nil && (w.page < 0 || w.page >= len(pages)) {
-		return nil, fmt.Errorf("%w: page %d of %d", ErrOptions, w.page+1, len(pages))
 	}
 	widget := pdf.Dict{
 		"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Widget"), "FT": pdf.Name("Sig"),
@@ -146,7 +147,7 @@ func addField(u *update, rd *pdf.Reader, st *docState, sigRef pdf.Ref, w widgetS
 	// loop, a direct kid, an unreadable node) is not attached to a page:
 	// the field in /AcroForm is what validators read.
 	if err == nil {
-		if err := attachWidget(u, rd, pages[w.page], widget, wref); err != nil {
+		if err := attachWidget(u, rd, page, widget, wref); err != nil {
 			return nil, err
 		}
 	}

@@ -81,3 +81,79 @@ func (rd *Reader) AcroForm() (Dict, Ref, error) {
 	}
 	return d, r, nil
 }
+
+// PageAt returns the page of 0-based index i, descending the page tree by
+// the /Count of each node instead of reading every page. When the counts
+// are wrong it falls back to [Reader.Pages].
+func (rd *Reader) PageAt(i int) (Page, error) {
+	if p, err := rd.pageByCount(i); err == nil {
+		return p, nil
+	}
+	pages, err := rd.Pages()
+	if err != nil {
+		return Page{}, err
+	}
+	if i < 0 || i >= len(pages) {
+		return Page{}, fmt.Errorf("%w: page %d of %d", ErrNotFound, i+1, len(pages))
+	}
+	return pages[i], nil
+}
+
+func (rd *Reader) pageByCount(i int) (Page, error) {
+	cat, err := rd.Catalog()
+	if err != nil {
+		return Page{}, err
+	}
+	node, ok := cat["Pages"].(Ref)
+	if !ok || i < 0 {
+		return Page{}, ErrMalformed
+	}
+	seen := map[Ref]bool{}
+	for depth := 0; depth <= 64; depth++ {
+		if seen[node] {
+			return Page{}, ErrMalformed
+		}
+		seen[node] = true
+		d, err := rd.GetDict(node)
+		if err != nil || d == nil {
+			return Page{}, ErrMalformed
+		}
+		if d["Type"] == Name("Page") {
+			if i != 0 {
+				return Page{}, ErrMalformed
+			}
+			return Page{Ref: node, Dict: d}, nil
+		}
+		kids, err := rd.GetArray(d["Kids"])
+		if err != nil {
+			return Page{}, err
+		}
+		next := Ref{}
+		for _, k := range kids {
+			kr, ok := k.(Ref)
+			if !ok {
+				return Page{}, ErrMalformed
+			}
+			kd, err := rd.GetDict(kr)
+			if err != nil || kd == nil {
+				return Page{}, ErrMalformed
+			}
+			n := int64(1)
+			if kd["Type"] != Name("Page") {
+				if n, ok = AsInt(kd["Count"]); !ok || n < 0 {
+					return Page{}, ErrMalformed
+				}
+			}
+			if int64(i) < n {
+				next = kr
+				break
+			}
+			i -= int(n)
+		}
+		if next == (Ref{}) {
+			return Page{}, ErrNotFound
+		}
+		node = next
+	}
+	return Page{}, ErrLimit
+}

@@ -125,3 +125,25 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestPageAt(t *testing.T) {
+	for _, f := range corpusFiles(t, "inputs/pyhanko", "inputs/pdfsign") {
+		r, err := openFile(t, f)
+		if err != nil {
+			continue
+		}
+		pages, err := r.Pages()
+		if err != nil {
+			continue
+		}
+		for i, want := range pages {
+			got, err := r.PageAt(i)
+			if err != nil || got.Ref != want.Ref {
+				t.Errorf("%s: PageAt(%d) = %v, %v; want %v", filepath.Base(f), i, got.Ref, err, want.Ref)
+			}
+		}
+		if _, err := r.PageAt(len(pages)); err == nil {
+			t.Errorf("%s: PageAt past the end succeeded", filepath.Base(f))
+		}
+	}
+}
