@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"os"
@@ -12,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thiqa/thiqa/ca"
+	"github.com/thiqa/thiqa/internal/node"
 	"github.com/thiqa/thiqa/internal/testpki"
 	"github.com/thiqa/thiqa/signer"
 	"github.com/thiqa/thiqa/signer/validate"
@@ -95,4 +101,75 @@ func TestVerifyCommand(t *testing.T) {
 			t.Errorf("report %+v", reps[0])
 		}
 	})
+}
+
+// TestVerifyTrustsDataDirectoryRoot signs with a certificate of the data
+// directory's citizen CA: thiqa verify builds the chain to the data
+// directory's root without --trust.
+func TestVerifyTrustsDataDirectoryRoot(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if out, code := run(t, nil, "init", "--data", data); code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, out)
+	}
+	ctx := context.Background()
+	n, _, err := node.Open(ctx, node.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := n.CA.Issue(ctx, ca.Request{Profile: ca.CitizenSigning, PublicKey: key.Public(),
+		Subject: ca.Subject{NationalID: "9861234567", GivenName: "Layla", Surname: "Haddad", GivenNameAr: "ليلى", SurnameAr: "حداد"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := n.CA.AuthorityCertificate(ca.CitizenCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parents, err := n.CA.Chain(ca.CitizenCA)
+	n.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := append([]*x509.Certificate{issuer}, parents...)
+	_, file, _, _ := runtime.Caller(0)
+	in, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "inputs", "pdfsign", "testfile20.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := signer.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, key, &signer.Options{Certificate: cert, Chain: chain}); err != nil {
+		t.Fatal(err)
+	}
+	doc := filepath.Join(dir, "signed.pdf")
+	if err := os.WriteFile(doc, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		trusted bool
+		sub     validate.SubIndication
+	}{
+		// No revocation data offline: the chain is trusted, the verdict TRY_LATER.
+		{"default trust", nil, true, validate.TryLater},
+		{"no default trust", []string{"--no-default-trust"}, false, validate.NoCertificateChain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"verify", "--data", data, "--format", "json"}, tc.args...)
+			outs, code := run(t, nil, append(args, doc)...)
+			var rep validate.Report
+			if err := json.Unmarshal([]byte(outs[:strings.LastIndex(outs, "}")+1]), &rep); err != nil {
+				t.Fatalf("exit %d, %v:\n%s", code, err, outs)
+			}
+			s := rep.Signatures[0]
+			if code != 2 || s.Trusted != tc.trusted || s.SubIndication != tc.sub {
+				t.Errorf("exit %d, trusted %v, %s; want 2, %v, %s\n%s", code, s.Trusted, s.SubIndication, tc.trusted, tc.sub, outs)
+			}
+		})
+	}
 }
