@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,6 +71,7 @@ func TestInitOnHSM(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("ca list on the token: exit %d\n%s", code, out)
 	}
+	t.Run("serve", func(t *testing.T) { serveOnHSM(t, env, uri, data) })
 	out, code = run(t, env, "hsm", "status", "--hsm", strings.Replace(uri, "pin-source=file:", "pin-value=0000&x=", 1))
 	if code != 1 || !strings.Contains(out, "unknown query attribute") {
 		t.Fatalf("bad URI: exit %d\n%s", code, out)
@@ -75,5 +79,40 @@ func TestInitOnHSM(t *testing.T) {
 	out, code = run(t, env, "hsm", "status", "--hsm", uri[:strings.Index(uri, "&")]+"&pin-value=0000")
 	if code != 1 || !strings.Contains(out, "wrong PIN") {
 		t.Fatalf("wrong PIN: exit %d\n%s", code, out)
+	}
+}
+
+// serveOnHSM serves the data directory with its keys on the token (through
+// $THIQA_HSM) and has openssl get a time-stamp signed there.
+func serveOnHSM(t *testing.T, env []string, uri, data string) {
+	openssl := testtool.Require(t, "openssl")
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("THIQA_HSM", uri)
+	addr := freeAddr(t)
+	serve(t, data, addr)
+	base := "http://" + addr
+	if pem := get(t, base+"/ca/root.pem"); !strings.Contains(string(pem), "BEGIN CERTIFICATE") {
+		t.Fatalf("root.pem:\n%s", pem)
+	}
+	dir := t.TempDir()
+	doc, query := filepath.Join(dir, "doc.txt"), filepath.Join(dir, "q.tsq")
+	must(0, os.WriteFile(doc, []byte("thiqa"), 0o600))
+	if out, err := exec.Command(openssl, "ts", "-query", "-data", doc, "-sha256", "-cert", "-out", query).CombinedOutput(); err != nil {
+		t.Fatalf("openssl ts -query: %v\n%s", err, out)
+	}
+	q := must(os.ReadFile(query))
+	resp, err := http.Post(base+"/tsa", "application/timestamp-query", bytes.NewReader(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	reply := filepath.Join(dir, "r.tsr")
+	must(0, os.WriteFile(reply, must(io.ReadAll(resp.Body)), 0o600))
+	out, err := exec.Command(openssl, "ts", "-reply", "-in", reply, "-text").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Status: Granted.") {
+		t.Fatalf("time-stamp from the token: %v\n%s", err, out)
 	}
 }
