@@ -8,12 +8,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +33,7 @@ import (
 var testNow = time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
 
 type enrEnv struct {
+	log  *syncBuffer // the server's log
 	srv  *Server
 	svc  *enrollment.Service
 	now  *time.Time
@@ -64,7 +67,8 @@ func newEnrEnv(t testing.TB) *enrEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = New(Deps{Enrollment: e.svc}, Options{Clock: clock})
+	e.log = &syncBuffer{}
+	e.srv = New(Deps{Enrollment: e.svc}, Options{Clock: clock, Logger: slog.New(slog.NewJSONHandler(e.log, nil))})
 	_, err = e.svc.CreateCentre(context.Background(), enrollment.Operator("test"), store.Centre{Code: "AMM-01", NameAr: "عمان", NameEn: "Amman 1", Governorate: "Amman"})
 	if err != nil {
 		t.Fatal(err)
@@ -241,6 +245,16 @@ func TestEnrollmentHTTP(t *testing.T) {
 			}
 		})
 	}
+	// Every refusal above was logged with its request ID and reason.
+	refused := 0
+	for _, l := range strings.Split(e.log.String(), "\n") {
+		if strings.Contains(l, `"msg":"refused"`) && strings.Contains(l, `"request_id":"`) && strings.Contains(l, `"err":"`) {
+			refused++
+		}
+	}
+	if refused < 10 {
+		t.Errorf("%d refusals logged, want at least 10:\n%s", refused, e.log)
+	}
 	// Sign out ends the session.
 	if rec := e.call(t, "POST", "/api/v1/signout", s.Token, nil, nil); rec.Code != 204 {
 		t.Fatalf("sign out: %d", rec.Code)
@@ -251,6 +265,24 @@ func TestEnrollmentHTTP(t *testing.T) {
 	if !strings.Contains(e.call(t, "GET", "/api/v1/centres", off, nil, nil).Body.String(), "AMM-01") {
 		t.Error("centres")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // fuzzEnv is one service and one pending ceremony of each kind, with a
