@@ -21,6 +21,7 @@ import (
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/internal/backup"
 	"github.com/thiqa/thiqa/internal/metrics"
+	"github.com/thiqa/thiqa/internal/ocspwire"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
@@ -185,7 +186,9 @@ func (n *Node) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", n.ready)
 	mux.Handle("GET /metrics", n.Metrics.Handler())
-	return n.Metrics.Middleware(mux)
+	// OCSP goes around this mux too: a ServeMux redirects paths holding
+	// "//", which unescaped base64 GET requests may contain.
+	return n.Metrics.Middleware(ocspwire.Mount(ca.OCSPPath, n.CA.OCSP(), mux))
 }
 
 // ready answers 200 when the store answers and the audit log can be read,
