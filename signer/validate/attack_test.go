@@ -186,6 +186,18 @@ func TestAttacks(t *testing.T) {
 	after.Time = p.Now.AddDate(1, 0, 0)
 	after.Online = true
 
+	// Revoked an hour after signing, validated an hour later without a
+	// time-stamp: nothing proves the signature came first.
+	pl := testpki.New(t, nil)
+	pl.Revoke(pl.Signer, pl.Now.Add(time.Hour))
+	pl.Revoke(pl.CA, pl.Now.Add(time.Hour))
+	late := sign(t, one, pl.SignerKey, signOpts(pl, signer.LevelBB))
+	lateOpts := &Options{TrustAnchors: pl.Chain()[1:], Time: pl.Now.Add(2 * time.Hour), Online: true}
+	plCA := testpki.New(t, nil)
+	plCA.Revoke(plCA.CA, plCA.Now.Add(time.Hour))
+	lateCA := sign(t, one, plCA.SignerKey, signOpts(plCA, signer.LevelBB))
+	lateCAOpts := &Options{TrustAnchors: plCA.Chain()[1:], Time: plCA.Now.Add(2 * time.Hour), Online: true}
+
 	sigRef := sigDictRef(t, lt)
 	_, _, btCMS := contentsSpan(t, bt)
 
@@ -228,6 +240,8 @@ func TestAttacks(t *testing.T) {
 		{"byte range past the end", editByteRange(t, bt, func(br []int64) { br[3] += 1000 }), nil, TotalFailed, FormatFailure, "", nil},
 		{"second SignerInfo", withContents(t, bt, twoSignerInfos(t, btCMS)), nil, TotalFailed, FormatFailure, "", nil},
 		{"revoked before signing", revoked, &Options{TrustAnchors: pr.Chain()[1:], Time: pr.Now.Add(time.Hour)}, TotalFailed, Revoked, "", nil},
+		{"revoked after signing, no time-stamp", late, lateOpts, Indeterminate, RevokedNoPOE, "", nil},
+		{"CA revoked after signing, no time-stamp", lateCA, lateCAOpts, Indeterminate, RevokedCANoPOE, "", nil},
 		{"expired certificate without time-stamp", expired, nil, TotalFailed, Expired, "", nil},
 		{"validated after expiry without time-stamp", short, after, Indeterminate, OutOfBoundsNoPOE, "", nil},
 		{"signature field removed", appendUpdate(t, lt, map[uint32]string{afRef(t, lt).Num: "<</Fields []>>"}),

@@ -28,6 +28,10 @@ var texts = map[SubIndication]Text{
 		EN: "The signer's certificate is revoked, and nothing proves the signature was made before the revocation.",
 		AR: "شهادة الموقّع ملغاة، ولا يوجد ما يثبت أن التوقيع تم قبل إلغائها.",
 	},
+	RevokedCANoPOE: {
+		EN: "A CA certificate of the signer's chain is revoked, and nothing proves the signature was made before the revocation.",
+		AR: "إحدى شهادات الجهات المُصدِرة في سلسلة الموقّع ملغاة، ولا يوجد ما يثبت أن التوقيع تم قبل إلغائها.",
+	},
 	Expired: {
 		EN: "The signature was made after the signer's certificate expired.",
 		AR: "تم التوقيع بعد انتهاء صلاحية شهادة الموقّع.",

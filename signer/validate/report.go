@@ -36,6 +36,7 @@ const (
 	NoSigningCertificate    SubIndication = "NO_SIGNING_CERTIFICATE_FOUND"
 	NoCertificateChain      SubIndication = "NO_CERTIFICATE_CHAIN_FOUND"
 	RevokedNoPOE            SubIndication = "REVOKED_NO_POE"
+	RevokedCANoPOE          SubIndication = "REVOKED_CA_NO_POE"
 	OutOfBoundsNoPOE        SubIndication = "OUT_OF_BOUNDS_NO_POE"
 	TryLater                SubIndication = "TRY_LATER"
 	SignedDataNotFound      SubIndication = "SIGNED_DATA_NOT_FOUND"

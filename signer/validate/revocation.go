@@ -165,6 +165,9 @@ func (d *doc) status(cert, issuer *x509.Certificate, t time.Time) certStatus {
 		if !ok {
 			continue
 		}
+		if s.status == "revoked" && s.revokedAt.After(d.now) {
+			s.status = "good" // revoked only after the validation time
+		}
 		if s.status == "revoked" {
 			if st.status != "revoked" || s.revokedAt.Before(st.revokedAt) {
 				st = s

@@ -165,7 +165,11 @@ func (d *doc) checkRevocation(s *sig, chain []*x509.Certificate, best time.Time,
 				s.setVerdict(TotalFailed, Revoked, fmt.Sprintf("%s was revoked on %s, before the claimed signing time", who, at))
 			default:
 				c.Revocation = CheckFailed
-				s.setVerdict(Indeterminate, RevokedNoPOE, fmt.Sprintf("%s was revoked on %s and nothing proves the signature was made before", who, at))
+				sub := RevokedNoPOE
+				if i > 0 {
+					sub = RevokedCANoPOE
+				}
+				s.setVerdict(Indeterminate, sub, fmt.Sprintf("%s was revoked on %s and nothing proves the signature was made before", who, at))
 			}
 			return
 		case "good":
