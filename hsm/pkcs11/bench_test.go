@@ -72,3 +72,24 @@ func wrappedBackend(b *testing.B, name string) hsm.WrappedCustody {
 	}
 	return open(b, newToken(b))
 }
+
+// BenchmarkTokenKeySign measures signing with a key resident on the token
+// (an OCSP responder's or the TSU's), from parallel goroutines.
+func BenchmarkTokenKeySign(b *testing.B) {
+	c := open(b, newToken(b))
+	k, err := c.GenerateKey(context.Background(), "ocsp", hsm.ECDSAP256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := hsmtest.Digests(crypto.SHA256, 1)[0]
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := k.Sign(nil, d, crypto.SHA256); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sig/s")
+}
