@@ -55,6 +55,7 @@ var routeAccess = map[string]access{
 	"POST /api/v1/identities/{nid}/suspend":                  anyOfficer,
 	"POST /api/v1/identities/{nid}/resume":                   anyOfficer,
 	"POST /api/v1/identities/{nid}/revoke":                   anyOfficer,
+	"GET /api/v1/approvals":                                  Supervisor | Admin,
 	"POST /api/v1/approvals/{id}/approve":                    Supervisor | Admin,
 	"POST /api/v1/approvals/{id}/reject":                     Supervisor | Admin,
 	// Citizen app.

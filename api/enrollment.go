@@ -34,6 +34,7 @@ type EnrollmentService interface {
 	Resume(ctx context.Context, by enrollment.Principal, nationalID, why string) (enrollment.IdentityView, error)
 	RequestRevocation(ctx context.Context, by enrollment.Principal, nationalID, reason, why string) (store.Approval, error)
 	Approve(ctx context.Context, by enrollment.Principal, approvalID string, approve bool) (store.Approval, error)
+	PendingApprovals(ctx context.Context, by enrollment.Principal) ([]store.Approval, error)
 }
 
 var _ EnrollmentService = (*enrollment.Service)(nil)
@@ -145,6 +146,9 @@ func enrollmentRoutes(s *Server, mux *http.ServeMux) {
 		}
 		a, err := e().RequestRevocation(r.Context(), who(r), r.PathValue("nid"), req.Reason, req.Why)
 		return http.StatusAccepted, a, err
+	})
+	route("GET /api/v1/approvals", func(r *http.Request) (int, any, error) {
+		return ok(e().PendingApprovals(r.Context(), who(r)))
 	})
 	for _, d := range []struct {
 		path    string

@@ -247,6 +247,36 @@ func (s *Service) RequestRevocation(ctx context.Context, by Principal, nationalI
 	return a, err
 }
 
+// maxPending bounds the list of pending approvals.
+const maxPending = 1000
+
+// PendingApprovals lists the requests waiting for the principal's
+// approval: those of identities of a supervisor's centre, or all for an
+// admin. The requester's own are included (they cannot approve them).
+func (s *Service) PendingApprovals(ctx context.Context, by Principal) ([]store.Approval, error) {
+	if !by.isAdmin() && by.Role != store.RoleSupervisor {
+		return nil, fmt.Errorf("pending approvals: %w", ErrForbidden)
+	}
+	var out []store.Approval
+	err := s.st.EnrollmentView(ctx, func(tx store.EnrollmentTx) error {
+		all, err := tx.Approvals("pending", maxPending)
+		if err != nil {
+			return err
+		}
+		for _, a := range all {
+			id, err := tx.Identity(a.NationalID)
+			if err == nil && by.mayActOn(id) == nil {
+				out = append(out, a)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pending approvals: %w", err)
+	}
+	return out, nil
+}
+
 // Approve approves (or rejects) a pending request: only a supervisor of
 // the identity's centre or an admin, and never the requester.
 func (s *Service) Approve(ctx context.Context, by Principal, approvalID string, approve bool) (store.Approval, error) {

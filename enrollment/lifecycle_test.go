@@ -196,6 +196,15 @@ func TestRevokeFourEyesAndReenrol(t *testing.T) {
 			}
 		})
 	}
+	if as, err := e.svc.PendingApprovals(ctx, sup); err != nil || len(as) != 1 || as[0].ID != a.ID {
+		t.Fatalf("pending for the centre's supervisor: %+v, %v", as, err)
+	}
+	if as, err := e.svc.PendingApprovals(ctx, otherSup); err != nil || len(as) != 0 {
+		t.Fatalf("pending for another centre's supervisor: %+v, %v", as, err)
+	}
+	if _, err := e.svc.PendingApprovals(ctx, off); err == nil {
+		t.Fatal("an officer lists approvals")
+	}
 	if _, err := e.svc.Approve(ctx, sup, a.ID, true); err != nil {
 		t.Fatal(err)
 	}

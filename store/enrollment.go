@@ -297,6 +297,21 @@ func (t *boltEnrollTx) PutApproval(a Approval) error {
 	return putJSON(t.b(bucketApprovals), a.ID, a)
 }
 
+func (t *boltEnrollTx) Approvals(status string, max int) ([]Approval, error) {
+	var out []Approval
+	c := t.b(bucketApprovals).Cursor()
+	for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
+		var a Approval
+		if err := json.Unmarshal(v, &a); err != nil {
+			return nil, err
+		}
+		if status == "" || a.Status == status {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 func (t *boltEnrollTx) AppendEvent(e Event) error {
 	if e.Subject == "" || e.Action == "" {
 		return errors.New("append event: subject and action are required")
@@ -374,6 +389,7 @@ func (emptyTx) DeleteCeremony(string) error                      { return errRea
 func (emptyTx) PurgeExpired([]byte, int, time.Time) (int, error) { return 0, errReadOnly }
 func (emptyTx) Approval(string) (Approval, error)                { return Approval{}, ErrNotFound }
 func (emptyTx) PutApproval(Approval) error                       { return errReadOnly }
+func (emptyTx) Approvals(string, int) ([]Approval, error)        { return nil, nil }
 func (emptyTx) AppendEvent(Event) error                          { return errReadOnly }
 func (emptyTx) Events(string) ([]Event, error)                   { return nil, nil }
 

@@ -244,6 +244,9 @@ type EnrollmentTx interface {
 
 	Approval(id string) (Approval, error)
 	PutApproval(a Approval) error
+	// Approvals lists the approvals with the given status ("" for all),
+	// at most max of them.
+	Approvals(status string, max int) ([]Approval, error)
 
 	// AppendEvent appends an event, assigning its Seq.
 	AppendEvent(e Event) error

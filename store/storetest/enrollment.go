@@ -198,6 +198,12 @@ func RunEnrollment(t *testing.T, open func(t *testing.T) EnrollmentStore) {
 			if a, err := tx.Approval("a1"); err != nil || a.Status != "pending" {
 				t.Errorf("Approval = %+v, %v", a, err)
 			}
+			if as, err := tx.Approvals("pending", 10); err != nil || len(as) != 1 || as[0].ID != "a1" {
+				t.Errorf("Approvals(pending) = %+v, %v", as, err)
+			}
+			if as, err := tx.Approvals("approved", 10); err != nil || len(as) != 0 {
+				t.Errorf("Approvals(approved) = %+v, %v", as, err)
+			}
 			return tx.DeleteSession([]byte{1, 2})
 		})
 		if err != nil {
