@@ -29,6 +29,8 @@ var (
 	// ErrRevocation means validation data (OCSP or CRL) could not be
 	// obtained for a certificate.
 	ErrRevocation = errors.New("signer: revocation data unavailable")
+	// ErrRevoked means a certificate in a chain is revoked.
+	ErrRevoked = errors.New("signer: certificate revoked")
 	// ErrOptions means the options are incomplete or inconsistent.
 	ErrOptions = errors.New("signer: bad options")
 	// ErrState means a Prepared value was used out of order (for example

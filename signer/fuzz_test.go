@@ -30,7 +30,7 @@ func FuzzSign(f *testing.F) {
 	}
 	f.Add(makePDF(f, 100, true))
 	key, cert := selfSigned(f)
-	o := &Options{Certificate: cert, Time: testpki.DefaultNow}
+	o := &Options{Certificate: cert, Time: testpki.DefaultNow()}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		ctx := context.Background()
 		prep, digest, err := Prepare(ctx, bytes.NewReader(in), int64(len(in)), o)
@@ -69,7 +69,7 @@ func selfSigned(t testing.TB) (*ecdsa.PrivateKey, *x509.Certificate) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := testpki.DefaultNow
+	now := testpki.DefaultNow()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Fuzz Signer"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),

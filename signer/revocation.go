@@ -28,9 +28,6 @@ type RevocationSource interface {
 	Revocation(ctx context.Context, cert, issuer *x509.Certificate) (*Revocation, error)
 }
 
-// ErrRevoked means a certificate in a chain is revoked.
-var ErrRevoked = errors.New("signer: certificate revoked")
-
 // HTTPRevocation fetches OCSP responses (preferred) and CRLs over HTTP.
 // It checks the responses' signatures and refuses a revoked certificate
 // with [ErrRevoked].

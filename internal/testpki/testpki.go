@@ -46,8 +46,9 @@ const (
 	RSA3072 // a larger RSA key, for long-chain and size tests
 )
 
-// DefaultNow is the pinned clock used when Options.Now is zero.
-var DefaultNow = time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+// DefaultNow returns the pinned clock used when Options.Now is zero:
+// 2026-06-01 10:00 UTC.
+func DefaultNow() time.Time { return time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC) }
 
 // Options configure [New]. The zero value gives an ECDSA P-256 signer at
 // [DefaultNow].
@@ -96,7 +97,7 @@ func New(t testing.TB, opts *Options) *PKI {
 		o = *opts
 	}
 	if o.Now.IsZero() {
-		o.Now = DefaultNow
+		o.Now = DefaultNow()
 	}
 	if o.SignerName == "" {
 		o.SignerName = "Test Signer"
