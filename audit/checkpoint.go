@@ -244,14 +244,17 @@ func (l *Log) Latest(ctx context.Context) (Checkpoint, error) {
 	return OpenCheckpoint(sc.Note, l.Verifier())
 }
 
-// Run signs a checkpoint every interval (when the log grew) until ctx ends.
-// Failures are passed to onError when it is not nil and retried at the next
-// tick.
+// Run signs a checkpoint every interval (when the log grew) and purges the
+// details whose retention ended, until ctx ends. Failures are passed to
+// onError when it is not nil and retried at the next tick.
 func (l *Log) Run(ctx context.Context, every time.Duration, onError func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		if _, err := l.Checkpoint(ctx); err != nil && onError != nil && ctx.Err() == nil {
+			onError(err)
+		}
+		if _, err := l.PurgeDetails(ctx); err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)
 		}
 		select {

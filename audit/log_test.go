@@ -417,3 +417,29 @@ func TestOnCommit(t *testing.T) {
 		t.Fatalf("OnCommit saw %v", counts)
 	}
 }
+
+func TestRun(t *testing.T) {
+	f := newFixture(t)
+	f.fill(t, 5)
+	f.clk.now = t0.Add(48 * time.Hour) // past the fixture's one-day retention
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.log.Run(ctx, time.Hour, func(err error) { t.Error(err) })
+	}()
+	// The first tick runs at once: wait for its checkpoint, then stop.
+	for {
+		if c, err := f.log.Latest(context.Background()); err == nil && c.Size == 5 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	for i := range uint64(5) {
+		if _, d, err := f.log.Entry(context.Background(), i); err != nil || d != nil {
+			t.Fatalf("entry %d after Run: details %+v, %v", i, d, err)
+		}
+	}
+}
