@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -192,8 +193,29 @@ func FuzzRestore(f *testing.F) {
 	})
 }
 
+// BenchmarkWrite archives a store of about 64 MiB (b.SetBytes: MB/s).
 func BenchmarkWrite(b *testing.B) {
 	src := source(b)
+	val := make([]byte, 4096)
+	err := src.DB.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte("bulk"))
+		if err != nil {
+			return err
+		}
+		bk.FillPercent = 1
+		for i := range 16384 {
+			if err := bk.Put([]byte(fmt.Sprintf("%08d", i)), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	src.DB.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	b.SetBytes(size)
 	for b.Loop() {
 		if _, err := backup.Write(context.Background(), io.Discard, src); err != nil {
 			b.Fatal(err)
