@@ -129,6 +129,9 @@ func TestConcurrentSigning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if st, err := c.Status(ctx); err != nil || st.Sessions != 4 {
+		t.Fatalf("pool of %d sessions (err %v), want max-sessions=4", st.Sessions, err)
+	}
 	k, err := c.GenerateKey(ctx, "tsu", hsm.ECDSAP384)
 	if err != nil {
 		t.Fatal(err)
