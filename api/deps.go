@@ -6,5 +6,6 @@ package api
 type Deps struct {
 	Enrollment EnrollmentService // api/enrollment.go
 	Signing    SigningService    // api/signing.go
+	CSC        CSCService        // api/csc.go
 	Verifier   Verifier          // api/verify.go
 }

@@ -71,7 +71,9 @@ func (c *conformance) do(t *testing.T, srv http.Handler, method, path, token str
 	vreq.Header = req.Header.Clone()
 	route, params, err := c.router.FindRoute(vreq)
 	if err != nil {
-		t.Errorf("%s %s: not in openapi.json: %v", method, path, err)
+		if ownPath(path) {
+			t.Errorf("%s %s: not in openapi.json: %v", method, path, err)
+		}
 		return rec
 	}
 	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true, MultiError: true}
@@ -179,7 +181,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		for m, o := range item.Operations() {
 			key := m + " " + p
 			inDoc[key] = true
-			if _, ok := routeAccess[key]; !ok && !publicRoutes[key] {
+			if _, ok := routeAccess[key]; !ok && !publicRoutes[key] && ownPath(p) {
 				t.Errorf("%s: in openapi.json but not in routeAccess", key)
 			}
 			if len(c.seen[key]) == 0 {
@@ -191,10 +193,24 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 	}
 	for r := range routeAccess {
-		if !inDoc[r] {
+		if _, p, _ := strings.Cut(r, " "); ownPath(p) && !inDoc[r] {
 			t.Errorf("%s: served but not in openapi.json", r)
 		}
 	}
+}
+
+// ownPath reports whether a path belongs to the parts of the API that
+// openapi.json must describe exactly: signing, CSC, verification and the
+// document itself. Other parts (enrollment) keep their own description
+// (enrollment.openapi.yaml, checked by TestEnrollmentOpenAPI); their
+// responses are validated here when openapi.json describes them.
+func ownPath(p string) bool {
+	for _, prefix := range []string{"/api/v1/sign-requests", "/api/v1/csc-authorizations", "/csc/v2/", "/api/v1/verify", "/api/v1/openapi.json"} {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // publicRoutes are served without looking at credentials, outside

@@ -88,7 +88,7 @@ func newSignEnv(t testing.TB) *signEnv {
 	}
 	t.Cleanup(e.signing.Wait)
 	verifier := &validate.Validator{Options: validate.Options{TrustAnchors: []*x509.Certificate{e.root}, Clock: clock}}
-	e.srv = New(Deps{Enrollment: e.svc, Signing: e.signing, Verifier: verifier}, Options{Clock: clock})
+	e.srv = New(Deps{Enrollment: e.svc, Signing: e.signing, CSC: e.signing, Verifier: verifier}, Options{Clock: clock})
 	if _, err = e.svc.CreateCentre(context.Background(), enrollment.Operator("test"), store.Centre{Code: "AMM-01", NameAr: "عمان", NameEn: "Amman 1", Governorate: "Amman"}); err != nil {
 		t.Fatal(err)
 	}
