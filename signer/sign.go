@@ -196,6 +196,7 @@ func Prepare(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*Pr
 	if err := o.check(); err != nil {
 		return nil, nil, err
 	}
+	o.Time = o.now() // one signing time for /M and the stamp
 	cs, err := newCMSSigner(o.Certificate, o.Chain, o.Hash, o.PSS)
 	if err != nil {
 		return nil, nil, err
