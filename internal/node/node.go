@@ -179,7 +179,9 @@ func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", n.CA.Handler())
 	mux.Handle("/audit/", n.Audit.Handler())
-	mux.Handle("/api/v1/", api.New(api.Deps{Enrollment: n.Enrollment, Signing: n.Signing}, api.Options{}))
+	apiSrv := api.New(api.Deps{Enrollment: n.Enrollment, Signing: n.Signing, CSC: n.Signing}, api.Options{})
+	mux.Handle("/api/v1/", apiSrv)
+	mux.Handle("/csc/v2/", apiSrv)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
