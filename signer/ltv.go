@@ -22,30 +22,25 @@ type validationData struct {
 }
 
 // collectValidationData fetches revocation data for every certificate of
-// the chains of certs (and of the TSA certificates in tokens), skipping
-// self-signed roots and OCSP responders with id-pkix-ocsp-nocheck.
+// certs and of their chains, skipping trust anchors (issuer = subject)
+// and OCSP responders with id-pkix-ocsp-nocheck. At most 256 certificates
+// are looked at.
 func collectValidationData(ctx context.Context, o *Options, certs []*x509.Certificate) (*validationData, error) {
 	pool := append(append([]*x509.Certificate(nil), certs...), o.ExtraCertificates...)
-	leaves := certs
 	vd := &validationData{}
 	seen := map[[32]byte]bool{}
-	addCert := func(c *x509.Certificate) {
-		h := sha256.Sum256(c.Raw)
-		if !seen[h] {
-			seen[h] = true
-			vd.certs = append(vd.certs, c.Raw)
-		}
-	}
-	checked := map[[32]byte]bool{}
-	queue := append([]*x509.Certificate(nil), leaves...)
+	queue := append([]*x509.Certificate(nil), certs...)
 	for i := 0; i < len(queue) && i < 256; i++ {
 		c := queue[i]
-		addCert(c)
 		h := sha256.Sum256(c.Raw)
-		if checked[h] || isSelfSigned(c) || hasExtension(c, oidOCSPNoCheck) {
+		if seen[h] {
 			continue
 		}
-		checked[h] = true
+		seen[h] = true
+		vd.certs = append(vd.certs, c.Raw)
+		if isSelfSigned(c) || hasExtension(c, oidOCSPNoCheck) {
+			continue
+		}
 		issuer := findIssuer(c, pool)
 		if issuer == nil {
 			return nil, fmt.Errorf("%w: no issuer certificate for %q", ErrRevocation, c.Subject.CommonName)
@@ -57,10 +52,8 @@ func collectValidationData(ctx context.Context, o *Options, certs []*x509.Certif
 		vd.ocsps = append(vd.ocsps, rv.OCSP...)
 		vd.crls = append(vd.crls, rv.CRLs...)
 		queue = append(queue, issuer)
-		for _, rc := range rv.Certs {
-			pool = append(pool, rc)
-			queue = append(queue, rc)
-		}
+		pool = append(pool, rv.Certs...)
+		queue = append(queue, rv.Certs...)
 	}
 	return vd, nil
 }
