@@ -35,6 +35,7 @@ type EnrollmentService interface {
 	RequestRevocation(ctx context.Context, by enrollment.Principal, nationalID, reason, why string) (store.Approval, error)
 	Approve(ctx context.Context, by enrollment.Principal, approvalID string, approve bool) (store.Approval, error)
 	PendingApprovals(ctx context.Context, by enrollment.Principal) ([]store.Approval, error)
+	DisableOfficer(ctx context.Context, by enrollment.Principal, user, why string) error
 }
 
 var _ EnrollmentService = (*enrollment.Service)(nil)
@@ -105,6 +106,13 @@ func enrollmentRoutes(s *Server, mux *http.ServeMux) {
 		}
 		o, err := e().CreateOfficer(r.Context(), who(r), n)
 		return http.StatusCreated, o, err
+	})
+	route("POST /api/v1/officers/{username}/disable", func(r *http.Request) (int, any, error) {
+		var req whyRequest
+		if err := decodeJSON(r, &req); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusNoContent, nil, e().DisableOfficer(r.Context(), who(r), r.PathValue("username"), req.Why)
 	})
 	route("POST /api/v1/enrollments", func(r *http.Request) (int, any, error) {
 		var p enrollment.Proofing

@@ -350,3 +350,42 @@ func TestCeremoniesPurged(t *testing.T) {
 		t.Fatalf("%d ceremonies stored, want the 50 expired ones mostly gone", n)
 	}
 }
+
+func TestDisableOfficer(t *testing.T) {
+	e := newEnv(t)
+	e.centre(t, "AMM-01")
+	admin := e.officer(t, "root", store.RoleAdmin, "")
+	off := e.officer(t, "omar", store.RoleOfficer, "AMM-01")
+	e.advance(time.Minute)
+	tok, _, err := e.svc.OfficerSignIn(ctx, "omar", password, e.code(t, "omar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		by   Principal
+		user string
+		want error
+	}{
+		{"by an officer", off, "omar", ErrForbidden},
+		{"own account", admin, "root", ErrForbidden},
+		{"unknown", admin, "nobody", ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.snapshot(t)
+			wantErr(t, e.svc.DisableOfficer(ctx, tc.by, tc.user, "left"), tc.want)
+			if e.snapshot(t) != before {
+				t.Error("the store changed")
+			}
+		})
+	}
+	if err := e.svc.DisableOfficer(ctx, admin, "omar", "left the service"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authenticate(ctx, tok.Token); err != ErrUnauthenticated {
+		t.Errorf("session of a disabled officer: %v", err)
+	}
+	e.advance(time.Minute)
+	_, _, err = e.svc.OfficerSignIn(ctx, "omar", password, e.code(t, "omar"))
+	wantErr(t, err, ErrLocked)
+}

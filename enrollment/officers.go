@@ -134,6 +134,40 @@ func (s *Service) CreateOfficer(ctx context.Context, by Principal, n NewOfficer)
 	return OfficerEnrolment{Username: o.Username, Role: o.Role, Centre: o.Centre, TOTPURL: key.URL(), TOTPQR: png}, nil
 }
 
+// DisableOfficer closes an officer account at once (an officer leaving,
+// a lost phone with the TOTP app): its sessions stop working. Only
+// administrators may, and not on their own account.
+func (s *Service) DisableOfficer(ctx context.Context, by Principal, user, why string) error {
+	why, err := checkWhy(why)
+	if err != nil {
+		return fmt.Errorf("disable officer: %w", err)
+	}
+	if !by.isAdmin() {
+		return fmt.Errorf("disable officer: %w", ErrForbidden)
+	}
+	if by.Kind == KindOfficer && by.Username == user {
+		return fmt.Errorf("disable officer: %w: not one's own account", ErrForbidden)
+	}
+	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+		o, err := tx.Officer(user)
+		if err != nil {
+			return notFound(err, "officer "+user)
+		}
+		if o.Disabled {
+			return fmt.Errorf("%w: officer %s is disabled already", ErrState, user)
+		}
+		o.Disabled = true
+		if err := tx.PutOfficer(o); err != nil {
+			return err
+		}
+		return tx.AppendEvent(s.event(by, "officer-disable", "officer:"+user, why, ""))
+	})
+	if err != nil {
+		return fmt.Errorf("disable officer: %w", err)
+	}
+	return nil
+}
+
 // hashPassword returns the PHC string of an argon2id hash of pw.
 func (s *Service) hashPassword(pw string) (string, error) {
 	salt, err := s.random(16)
@@ -215,7 +249,10 @@ func (s *Service) OfficerSignIn(ctx context.Context, user, password, code string
 		return SessionToken{}, Principal{}, fmt.Errorf("officer sign-in: %w", err)
 	}
 	now := s.now()
-	if now.Before(o.LockedUntil) || o.Disabled {
+	if o.Disabled {
+		return SessionToken{}, Principal{}, fmt.Errorf("officer sign-in %s: %w: account disabled", user, ErrLocked)
+	}
+	if now.Before(o.LockedUntil) {
 		return SessionToken{}, Principal{}, fmt.Errorf("officer sign-in %s: %w until %s", user, ErrLocked, o.LockedUntil.Format(time.RFC3339))
 	}
 	pwOK := len(password) <= 256 && checkPassword(o.PasswordHash, password)

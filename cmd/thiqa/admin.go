@@ -54,7 +54,7 @@ API. Create the first admin here before the first thiqa serve.`,
 	centre := &cobra.Command{Use: "centre", Short: "Service centres"}
 	centre.AddCommand(newAdminCentreAddCmd(g), newAdminCentreListCmd(g))
 	officer := &cobra.Command{Use: "officer", Short: "Officer accounts"}
-	officer.AddCommand(newAdminOfficerAddCmd(g))
+	officer.AddCommand(newAdminOfficerAddCmd(g), newAdminOfficerDisableCmd(g))
 	cmd.AddCommand(centre, officer, newAdminAgencyCmd(g))
 	return cmd
 }
@@ -170,6 +170,33 @@ URL) in an authenticator app: sign-in needs the password and its 6-digit code.`,
 	cmd.Flags().StringVar(&n.Centre, "centre", "", "centre code (required for officers and supervisors)")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password (12-256 bytes) from standard input")
 	cmd.MarkFlagRequired("username")
+	return cmd
+}
+
+func newAdminOfficerDisableCmd(g *globals) *cobra.Command {
+	var user, why string
+	cmd := &cobra.Command{
+		Use:     "disable",
+		Short:   "Disable an officer account at once; its sessions end",
+		Example: `  thiqa admin officer disable --username omar --why "left the service"`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, done, err := g.enrollmentOffline(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := svc.DisableOfficer(cmd.Context(), enrollment.Operator(operatorName()), user, why); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "officer %s disabled\n", user)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&user, "username", "", "the officer (required)")
+	cmd.Flags().StringVar(&why, "why", "", "the reason, kept in the event trail (required)")
+	cmd.MarkFlagRequired("username")
+	cmd.MarkFlagRequired("why")
 	return cmd
 }
 

@@ -45,6 +45,13 @@ func TestAdminAndPasskeys(t *testing.T) {
 		t.Errorf("duplicate officer: exit %d: %s", code, out)
 	}
 
+	if out, code := run(t, nil, "admin", "officer", "add", "--data", data, "--username", "gone", "--centre", "AMM-01"); code != 0 {
+		t.Fatalf("officer add: %s", out)
+	}
+	if out, code := run(t, nil, "admin", "officer", "disable", "--data", data, "--username", "gone", "--why", "left"); code != 0 || !strings.Contains(out, "disabled") {
+		t.Fatalf("officer disable: exit %d: %s", code, out)
+	}
+
 	addr := freeAddr(t)
 	serve(t, data, addr)
 	base := "http://" + addr + "/api/v1"
