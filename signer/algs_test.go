@@ -135,3 +135,26 @@ func TestRevokedSigner(t *testing.T) {
 		t.Fatalf("err = %v, want ErrRevoked", err)
 	}
 }
+
+// TestPrepareDeterministic prepares the same document twice with the same
+// clock and randomness: the digests must match (a signing service may
+// prepare again when the approval comes back).
+func TestPrepareDeterministic(t *testing.T) {
+	p := testpki.New(t, nil)
+	in := makePDF(t, 2000, false)
+	var digests [2][]byte
+	for i := range digests {
+		o := options(p, LevelBLTA)
+		o.Visible = &Visible{Page: 1, Rect: [4]float64{300, 50, 560, 150}}
+		o.Appearance = BilingualStamp(StampOptions{NameLatin: "Layla"})
+		o.Rand = bytes.NewReader(bytes.Repeat([]byte{7}, 64))
+		_, d, err := Prepare(context.Background(), bytes.NewReader(in), int64(len(in)), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests[i] = d
+	}
+	if !bytes.Equal(digests[0], digests[1]) {
+		t.Fatal("two preparations of the same document differ")
+	}
+}

@@ -42,23 +42,28 @@ type TokenSizer interface {
 // fractions of seconds).
 const tokenMargin = 64
 
-// tokenReserve returns the bytes to reserve for a token.
+// tokenReserve returns the bytes to reserve for a token: the token size
+// plus a margin, rounded up to a multiple of 512 so that preparing the
+// same document twice gives the same placeholder (and digest) even when
+// token sizes differ by a few bytes.
 func tokenReserve(ctx context.Context, ts Timestamper, fixed int, h crypto.Hash) (int, error) {
 	if fixed > 0 {
 		return fixed, nil
 	}
+	var n int
 	if s, ok := ts.(TokenSizer); ok {
-		n, err := s.TokenSize(ctx, h)
-		if err != nil {
+		var err error
+		if n, err = s.TokenSize(ctx, h); err != nil {
 			return 0, fmt.Errorf("%w: estimate token size: %v", ErrTimestamp, err)
 		}
-		return n + tokenMargin, nil
+	} else {
+		tok, err := ts.Timestamp(ctx, h, make([]byte, h.Size()))
+		if err != nil {
+			return 0, fmt.Errorf("%w: probe token size: %v", ErrTimestamp, err)
+		}
+		n = len(tok)
 	}
-	tok, err := ts.Timestamp(ctx, h, make([]byte, h.Size()))
-	if err != nil {
-		return 0, fmt.Errorf("%w: probe token size: %v", ErrTimestamp, err)
-	}
-	return len(tok) + tokenMargin, nil
+	return (n + tokenMargin + 511) / 512 * 512, nil
 }
 
 // requestToken gets a token, checks that it time-stamps digest and
