@@ -18,6 +18,20 @@
 // the input followed by the updates. [Sign] does all of it with a
 // crypto.Signer; [SignFile] writes through a temporary file and a rename.
 //
+// # Documents already signed, certified or damaged
+//
+// Earlier signatures stay valid: the input's bytes are never changed and
+// existing fields are kept. [Options.FieldName] may name an empty
+// signature field to fill. [Options.Certify] makes a certification
+// signature (DocMDP P=1, 2 or 3); a signature that the document's
+// certification forbids is refused with [ErrDocMDP] (validation data and
+// document time-stamps are always allowed), and a certification on a
+// signed document with [ErrCertifyNotFirst]. [Renew] adds fresh validation
+// data and a new document time-stamp to a B-LTA document. A file whose
+// xref is unusable is read by scanning and signed with a complete xref in
+// the update; if any of its objects is unreadable (a truncated file) it is
+// refused with [ErrDamaged]. Encrypted files are refused.
+//
 // # Services
 //
 // Time-stamps come from a [Timestamper] ([HTTPTimestamper] for RFC 3161
