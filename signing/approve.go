@@ -144,16 +144,20 @@ func (s *Service) pending(ctx context.Context, by Principal, id string) (store.S
 // setState records a final state (best effort: the request may have moved
 // on concurrently, and then that state stands).
 func (s *Service) setState(ctx context.Context, r store.SignRequest, state, reason string) store.SignRequest {
-	s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+	out := r
+	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
 		cur, err := tx.SignRequest(r.ID)
 		if err != nil || cur.Version != r.Version {
 			return err
 		}
 		cur.State, cur.Reason, cur.Ceremony, cur.Completed = state, reason, "", s.now()
-		r, err = tx.PutSignRequest(cur)
+		out, err = tx.PutSignRequest(cur)
 		return err
 	})
-	return r
+	if err != nil {
+		return r
+	}
+	return out
 }
 
 // BeginApproval prepares every document of the request and begins the
@@ -232,19 +236,20 @@ func (s *Service) Approve(ctx context.Context, by Principal, id, ceremonyID stri
 	if err != nil {
 		return fail(err)
 	}
-	// Claim the request so that it is signed once.
+	// Claim the request so that it is signed once. (The transaction may
+	// run more than once: it reads r and writes only claimed.)
+	var claimed store.SignRequest
 	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
 		cur := r
 		cur.State, cur.Ceremony = store.SignSigning, ""
-		saved, err := tx.PutSignRequest(cur)
-		if err == nil {
-			r = saved
-		}
+		var err error
+		claimed, err = tx.PutSignRequest(cur)
 		return err
 	})
 	if err != nil {
 		return fail(fmt.Errorf("%w: the request changed meanwhile", ErrState))
 	}
+	r = claimed
 	signed, err := s.sign(ctx, p, approval)
 	if err != nil {
 		r = s.setState(ctx, r, store.SignFailed, err.Error())

@@ -162,7 +162,10 @@ func (s *Service) Create(ctx context.Context, by Principal, n NewRequest) (Reque
 	if by.isAgency() {
 		r.Agency = by.Agency.ID
 	}
+	// The transaction may run more than once: it reads r and writes only
+	// out and created.
 	created := true
+	var out store.SignRequest
 	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
 		created = true
 		if n.IdempotencyKey != "" {
@@ -175,7 +178,7 @@ func (s *Service) Create(ctx context.Context, by Principal, n NewRequest) (Reque
 				if !sameRequest(old, r) {
 					return fmt.Errorf("%w: key %q", ErrConflict, n.IdempotencyKey)
 				}
-				r, created = old, false
+				out, created = old, false
 				return nil
 			}
 			if !errors.Is(err, store.ErrNotFound) {
@@ -190,14 +193,14 @@ func (s *Service) Create(ctx context.Context, by Principal, n NewRequest) (Reque
 				return err
 			}
 		}
-		saved, err := tx.PutSignRequest(r)
-		r = saved
+		var err error
+		out, err = tx.PutSignRequest(r)
 		return err
 	})
 	if err != nil {
 		return fail(err)
 	}
-	return s.view(r), created, nil
+	return s.view(out), created, nil
 }
 
 // newRecord checks a new request and builds its record (without ID).

@@ -1,0 +1,171 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/descope/virtualwebauthn"
+
+	"github.com/thiqa/thiqa/signing"
+	"github.com/thiqa/thiqa/store"
+)
+
+// bigPDF returns a valid one-page PDF of about size bytes (a page whose
+// content stream carries comment lines).
+func bigPDF(size int) []byte {
+	var content bytes.Buffer
+	content.WriteString("BT /F1 12 Tf 72 720 Td (Thiqa benchmark document) Tj ET\n")
+	for content.Len() < size {
+		content.WriteString("% padding padding padding padding padding padding padding padding padding\n")
+	}
+	objs := []string{
+		"<</Type /Catalog /Pages 2 0 R>>",
+		"<</Type /Pages /Kids [4 0 R] /Count 1>>",
+		"<</Type /Font /Subtype /Type1 /BaseFont /Helvetica>>",
+		"<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R /Resources <</Font <</F1 3 0 R>>>>>>",
+		fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", content.Len(), content.Bytes()),
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	start := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<</Size %d /Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, start)
+	return b.Bytes()
+}
+
+// benchClient is one citizen of the load: a phone and a session.
+type benchClient struct {
+	ph  *testPhone
+	tok string
+}
+
+// post sends JSON over the loopback connection and decodes the answer.
+func post(c *http.Client, url, token string, body []byte, out any) (int, error) {
+	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode < 300 {
+		return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// BenchmarkApprovals measures end-to-end approvals of 1-document requests
+// (a 1 MB PDF, B-LT, software keys, Thiqa's TSA and OCSP in process) by 64
+// concurrent citizens over loopback HTTP. Each operation is one approval:
+// approval/begin (prepare, challenge) then approval/finish (verify the
+// assertion, prepare again, sign, time-stamp, OCSP, store). The agency's
+// request is created outside the timed part. Reported: approvals/s and the
+// p50/p99 latency of one approval.
+//
+//	go test ./api/ -run '^$' -bench BenchmarkApprovals -benchtime 640x -cpu 2
+func BenchmarkApprovals(b *testing.B) {
+	const clients = 64
+	e := newSignEnv(b)
+	admin := e.officer(b, "", "root", store.RoleAdmin)
+	off := e.officer(b, admin, "omar", store.RoleOfficer)
+	ag := e.agency(b, "Bench Agency", signing.ScopeSignRequests)
+	pool := make(chan *benchClient, clients)
+	for i := 0; i < clients; i++ {
+		nid := fmt.Sprintf("98600%05d", i)
+		ph, tok := e.citizen(b, off, nid)
+		pool <- &benchClient{ph: ph, tok: tok}
+	}
+	srv := httptest.NewServer(e.srv)
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	pdf := bigPDF(1 << 20)
+	// One request body per citizen, made once.
+	bodies := map[string][]byte{}
+	for i := 0; i < clients; i++ {
+		nid := fmt.Sprintf("98600%05d", i)
+		raw, _ := json.Marshal(signing.NewRequest{NationalID: nid, PurposeAr: "غرض", PurposeEn: "Benchmark",
+			Documents: []signing.NewDocument{{Name: "doc.pdf", Content: pdf}}})
+		bodies[nid] = raw
+	}
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.SetParallelism((clients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.SetBytes(int64(len(pdf)))
+	b.ResetTimer()
+	start := time.Now()
+	var created time.Duration
+	b.RunParallel(func(pb *testing.PB) {
+		c := <-pool
+		defer func() { pool <- c }()
+		var me struct {
+			NationalID string `json:"national_id"`
+		}
+		e.call(b, "GET", "/api/v1/me", c.tok, nil, &me)
+		for pb.Next() {
+			t0 := time.Now()
+			var req signing.RequestView
+			if code, err := post(hc, srv.URL+"/api/v1/sign-requests", ag.Key, bodies[me.NationalID], &req); err != nil || code != 201 {
+				b.Errorf("create: %d %v", code, err)
+				return
+			}
+			t1 := time.Now()
+			var ch beginReply
+			if code, err := post(hc, srv.URL+"/api/v1/sign-requests/"+req.ID+"/approval/begin", c.tok, nil, &ch); err != nil || code != 200 {
+				b.Errorf("begin: %d %v", code, err)
+				return
+			}
+			opts, err := virtualwebauthn.ParseAssertionOptions(string(ch.Options))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			c.ph.cred.Counter++
+			resp := virtualwebauthn.CreateAssertionResponse(e.rp, c.ph.auth, c.ph.cred, *opts)
+			fin, _ := json.Marshal(map[string]any{"ceremony_id": ch.CeremonyID, "credential": json.RawMessage(resp)})
+			var done signing.RequestView
+			if code, err := post(hc, srv.URL+"/api/v1/sign-requests/"+req.ID+"/approval/finish", c.tok, fin, &done); err != nil || code != 200 || done.State != store.SignSigned {
+				b.Errorf("finish: %d %v %s", code, err, done.State)
+				return
+			}
+			d := time.Since(t1)
+			mu.Lock()
+			lat = append(lat, d)
+			created += t1.Sub(t0)
+			mu.Unlock()
+		}
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
+	approvalTime := elapsed - created/time.Duration(clients)
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "requests+approvals/s")
+	b.ReportMetric(float64(len(lat))/approvalTime.Seconds(), "approvals/s")
+	b.ReportMetric(p(0.50), "p50-ms")
+	b.ReportMetric(p(0.99), "p99-ms")
+}
