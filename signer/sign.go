@@ -547,15 +547,17 @@ func prepareAndSign(ctx context.Context, r io.ReaderAt, size int64, key crypto.S
 	if err != nil {
 		return nil, err
 	}
+	// Standard public keys have Equal; for others Complete verifies the
+	// signature value instead.
 	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
-	if !ok || !pub.Equal(p.opts.Certificate.PublicKey) {
+	if ok && !pub.Equal(p.opts.Certificate.PublicKey) {
 		return nil, fmt.Errorf("%w: the key does not match the certificate", ErrSignature)
 	}
 	sig, err := key.Sign(p.opts.rand(), digest, p.SignerOpts())
 	if err != nil {
 		return nil, fmt.Errorf("sign digest: %w", err)
 	}
-	p.keyChecked = true
+	p.keyChecked = ok
 	if err := p.Complete(ctx, sig); err != nil {
 		return nil, err
 	}
