@@ -134,3 +134,43 @@ func httpError(w http.ResponseWriter, err error) {
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(map[string]any{"status": code, "title": http.StatusText(code), "detail": msg})
 }
+
+// VerifyResult is the JSON answer of [Log.VerifyHandler].
+type VerifyResult struct {
+	OK          bool            `json:"ok"`
+	Records     uint64          `json:"records"`
+	Checkpoints int             `json:"checkpoints"`
+	LatestSize  uint64          `json:"latest_size"`
+	LatestRoot  []byte          `json:"latest_root,omitempty"`
+	LatestTime  string          `json:"latest_time,omitempty"`
+	Problem     *IntegrityError `json:"problem,omitempty"`
+}
+
+// VerifyHandler runs [VerifyLive] on the log and answers a VerifyResult
+// (200 whether or not the log verifies; 500 when it cannot be read). The
+// optional query parameter key is a verifier key to check checkpoints with
+// instead of the log's own. It reads the whole log: serve it only to
+// operators (the admin socket), never publicly.
+func (l *Log) VerifyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := l.Verifier()
+		if k := r.URL.Query().Get("key"); k != "" {
+			var err error
+			if v, err = ParseVerifierKey(k); err != nil {
+				httpError(w, fmt.Errorf("%w: %w", errBadParam, err))
+				return
+			}
+		}
+		rep, err := VerifyLive(r.Context(), l.st, v)
+		var ie *IntegrityError
+		if err != nil && !errors.As(err, &ie) {
+			httpError(w, err)
+			return
+		}
+		res := VerifyResult{OK: err == nil, Records: rep.Records, Checkpoints: rep.Checkpoints, Problem: ie}
+		if c := rep.Latest; c != nil {
+			res.LatestSize, res.LatestRoot, res.LatestTime = c.Size, c.Root, c.Time.UTC().Format("2006-01-02T15:04:05Z")
+		}
+		writeJSON(w, res)
+	})
+}

@@ -16,10 +16,10 @@ import (
 type IntegrityError struct {
 	// Index is the index of the bad record; for a checkpoint
 	// (Checkpoint true) it is the checkpoint's tree size.
-	Index      uint64
-	Checkpoint bool
+	Index      uint64 `json:"index"`
+	Checkpoint bool   `json:"checkpoint"`
 	// Reason says what is wrong, in a few words.
-	Reason string
+	Reason string `json:"reason"`
 }
 
 func (e *IntegrityError) Error() string {
@@ -42,6 +42,22 @@ type Report struct {
 
 const verifyPage = 1000
 
+// Reader is what verification reads; Store includes it.
+type Reader interface {
+	AuditHead(ctx context.Context) (store.AuditHead, error)
+	AuditEntries(ctx context.Context, from uint64, limit int) ([]store.AuditEntry, error)
+	AuditNodes(ctx context.Context, ids []store.AuditNodeID) ([][]byte, error)
+	AuditCheckpoints(ctx context.Context, from uint64, limit int) ([]store.AuditCheckpoint, error)
+}
+
+// VerifyLive is Verify for a log that is being appended to: it checks the
+// log up to the head it reads first and ignores the records and
+// checkpoints added after that. It cannot detect a record planted beyond
+// the head; Verify on a stopped node or a backup does.
+func VerifyLive(ctx context.Context, r Reader, v *Verifier) (Report, error) {
+	return verify(ctx, r, v, true)
+}
+
 // Verify recomputes the log's tree from its stored records and checks, in
 // index order, that every record parses, sits at its index, matches its
 // details' digest and its stored leaf and tree nodes; that the root at every
@@ -50,8 +66,12 @@ const verifyPage = 1000
 // returned as an *IntegrityError; other errors are failures to read. The
 // log must not be appended to meanwhile (verify a stopped node or a
 // backup), or the newest records show as beyond the head.
-func Verify(ctx context.Context, st Store, v *Verifier) (Report, error) {
-	vr := &verifier{st: st, v: v, r: rangeFactory.NewEmptyRange(0)}
+func Verify(ctx context.Context, r Reader, v *Verifier) (Report, error) {
+	return verify(ctx, r, v, false)
+}
+
+func verify(ctx context.Context, st Reader, v *Verifier, live bool) (Report, error) {
+	vr := &verifier{st: st, v: v, r: rangeFactory.NewEmptyRange(0), live: live}
 	head, err := st.AuditHead(ctx)
 	if err != nil {
 		return Report{}, fmt.Errorf("verify audit log: %w", err)
@@ -70,6 +90,9 @@ func Verify(ctx context.Context, st Store, v *Verifier) (Report, error) {
 		if err != nil {
 			return vr.report, fmt.Errorf("verify audit log: %w", err)
 		}
+		if vr.live {
+			es = before(es, head.Size)
+		}
 		if len(es) == 0 {
 			break
 		}
@@ -82,7 +105,8 @@ func Verify(ctx context.Context, st Store, v *Verifier) (Report, error) {
 }
 
 type verifier struct {
-	st      Store
+	st      Reader
+	live    bool
 	v       *Verifier
 	r       *compact.Range
 	pending []Checkpoint // checkpoints not yet reached, in size order
@@ -254,7 +278,22 @@ func checkpointReason(err error) string {
 	return err.Error()
 }
 
+// before returns the entries of es with an index below size.
+func before(es []store.AuditEntry, size uint64) []store.AuditEntry {
+	for i, e := range es {
+		if e.Index >= size {
+			return es[:i]
+		}
+	}
+	return es
+}
+
 func (vr *verifier) finish(head store.AuditHead) error {
+	if vr.live {
+		for len(vr.pending) > 0 && vr.pending[0].Size > head.Size {
+			vr.pending = vr.pending[1:] // signed after the head was read
+		}
+	}
 	if vr.r.End() < head.Size {
 		return &IntegrityError{Index: vr.r.End(), Reason: fmt.Sprintf("missing (the log's head says %d records)", head.Size)}
 	}

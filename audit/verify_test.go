@@ -6,6 +6,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
+	"net/url"
+	"sync"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -197,4 +200,68 @@ func copyBucket(t *testing.T, from, to *store.Bolt, name string) {
 		}
 		return nil
 	})
+}
+
+// TestVerifyLive verifies the log again and again while 8 goroutines
+// append and checkpoints are signed.
+func TestVerifyLive(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.fill(t, 10, 10)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := f.log.Append(ctx, event(g*1000+i)); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%10 == 0 {
+					if _, err := f.log.Checkpoint(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	for range 5 {
+		rep, err := audit.VerifyLive(ctx, f.st, f.log.Verifier())
+		if err != nil || rep.Checkpoints == 0 {
+			t.Fatalf("VerifyLive = %+v, %v", rep, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func TestVerifyHandler(t *testing.T) {
+	f := newFixture(t)
+	f.fill(t, 6, 6)
+	h := f.log.VerifyHandler()
+	get := func(t *testing.T, q string) (int, audit.VerifyResult) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/audit/verify"+q, nil))
+		var res audit.VerifyResult
+		json.Unmarshal(rec.Body.Bytes(), &res)
+		return rec.Code, res
+	}
+	if code, res := get(t, ""); code != 200 || !res.OK || res.Records != 6 || res.LatestSize != 6 {
+		t.Fatalf("verify = %d %+v", code, res)
+	}
+	other := newFixture(t)
+	code, res := get(t, "?key="+url.QueryEscape(other.log.Verifier().Key()))
+	if code != 200 || res.OK || res.Problem == nil || !res.Problem.Checkpoint || res.Problem.Index != 6 {
+		t.Fatalf("verify with another key = %d %+v", code, res)
+	}
+	if code, _ := get(t, "?key=junk"); code != 400 {
+		t.Fatalf("verify with a bad key = %d", code)
+	}
 }
