@@ -51,9 +51,9 @@ API. Create the first admin here before the first thiqa serve.`,
   thiqa admin officer add --username root --role admin
   thiqa admin officer add --username omar --role officer --centre AMM-01`,
 	}
-	centre := &cobra.Command{Use: "centre", Short: "Service centres"}
+	centre := &cobra.Command{Use: "centre", Short: "Service centres", Example: "  thiqa admin centre list"}
 	centre.AddCommand(newAdminCentreAddCmd(g), newAdminCentreListCmd(g))
-	officer := &cobra.Command{Use: "officer", Short: "Officer accounts"}
+	officer := &cobra.Command{Use: "officer", Short: "Officer accounts", Example: "  thiqa admin officer add --username omar --centre AMM-01"}
 	officer.AddCommand(newAdminOfficerAddCmd(g), newAdminOfficerDisableCmd(g))
 	cmd.AddCommand(centre, officer, newAdminAgencyCmd(g))
 	return cmd
@@ -92,9 +92,10 @@ func newAdminCentreAddCmd(g *globals) *cobra.Command {
 
 func newAdminCentreListCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List the service centres",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Short:   "List the service centres",
+		Example: "  thiqa admin centre list",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			svc, done, err := g.enrollmentOffline(cmd)
 			if err != nil {

@@ -155,3 +155,17 @@ func newCredential() virtualwebauthn.Credential {
 		return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
 	}
 }
+
+func TestAdminHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{"admin", "--help"}, {"admin", "centre", "add", "--help"}, {"admin", "officer", "add", "--help"}, {"admin", "officer", "disable", "--help"},
+	} {
+		out, code := run(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "Usage:") || !strings.Contains(out, "Example") {
+			t.Errorf("thiqa %s: exit %d, no usage or examples:\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	if out, code := run(t, nil, "admin", "officer", "add", "--data", filepath.Join(t.TempDir(), "none"), "--username", "omar"); code == 0 || !strings.Contains(out, "does not exist") {
+		t.Errorf("officer add without a data directory: exit %d: %s", code, out)
+	}
+}
