@@ -157,3 +157,21 @@ func pdfsig(t testing.TB, path string, wantSigs int, total bool) string {
 // so these PKIs are pinned to the start of the test instead of
 // testpki.DefaultNow.
 func pdfcpuNow() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// subsetInputs returns two generated PDFs (xref table and stream) and the
+// corpus inputs named in higherLevels, by name.
+func subsetInputs(t testing.TB) map[string][]byte {
+	t.Helper()
+	inputs := map[string][]byte{"generated-table": makePDF(t, 2000, false), "generated-stream": makePDF(t, 2000, true)}
+	for name := range higherLevels {
+		files, _ := filepath.Glob(filepath.Join(corpusDir(t), "inputs", "*", name))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inputs[name] = b
+		}
+	}
+	return inputs
+}

@@ -23,18 +23,7 @@ import (
 // B-B and B-T signatures, on generated inputs and the corpus subset.
 func TestPdfsignVerifies(t *testing.T) {
 	p := testpki.New(t, nil)
-	inputs := map[string][]byte{"generated-table": makePDF(t, 3000, false), "generated-stream": makePDF(t, 3000, true)}
-	for name := range higherLevels {
-		files, _ := filepath.Glob(filepath.Join(corpusDir(t), "inputs", "*", name))
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			inputs[name] = b
-		}
-	}
-	for name, in := range inputs {
+	for name, in := range subsetInputs(t) {
 		for _, level := range []Level{LevelBB, LevelBT} {
 			t.Run(name+"/"+level.String(), func(t *testing.T) {
 				out := signBytes(t, in, p.SignerKey, options(p, level))

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,18 +17,7 @@ import (
 // signatures of the corpus files are not looked at).
 func TestRoundTrip(t *testing.T) {
 	p := testpki.New(t, nil)
-	inputs := map[string][]byte{"generated-table": makePDF(t, 2000, false), "generated-stream": makePDF(t, 2000, true)}
-	for name := range higherLevels {
-		files, _ := filepath.Glob(filepath.Join(corpusDir(t), "inputs", "*", name))
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			inputs[name] = b
-		}
-	}
-	for name, in := range inputs {
+	for name, in := range subsetInputs(t) {
 		for _, level := range []Level{LevelBB, LevelBT, LevelBLT, LevelBLTA} {
 			t.Run(name+"/"+level.String(), func(t *testing.T) {
 				t.Parallel()

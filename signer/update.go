@@ -99,11 +99,7 @@ func (u *update) bytes(base int64, needEOL bool) []byte {
 // fullXrefStream writes an xref stream listing the update's objects and
 // every in-use object of the file.
 func (u *update) fullXrefStream(b []byte, base int64, offs map[uint32]int64, tr pdf.Dict) []byte {
-	self := u.reserve()
-	start := base + int64(len(b))
-	offs[self.Num] = start
-	u.gens[self.Num] = 0
-	tr["Size"] = pdf.Int(u.next)
+	self, start := u.reserveXrefStream(b, base, offs, tr)
 	rows := map[uint32][3]uint64{}
 	for _, n := range u.rd.ObjectNumbers() {
 		e := u.rd.Entry(n)
@@ -151,12 +147,19 @@ func (u *update) xrefTable(b []byte, base int64, offs map[uint32]int64, tr pdf.D
 	return fmt.Appendf(b, "\nstartxref\n%d\n%%%%EOF\n", start)
 }
 
-func (u *update) xrefStream(b []byte, base int64, offs map[uint32]int64, tr pdf.Dict) []byte {
+// reserveXrefStream numbers the xref stream object, which starts at the
+// end of b, and counts it in offs and /Size.
+func (u *update) reserveXrefStream(b []byte, base int64, offs map[uint32]int64, tr pdf.Dict) (pdf.Ref, int64) {
 	self := u.reserve()
 	start := base + int64(len(b))
 	offs[self.Num] = start
 	u.gens[self.Num] = 0
 	tr["Size"] = pdf.Int(u.next)
+	return self, start
+}
+
+func (u *update) xrefStream(b []byte, base int64, offs map[uint32]int64, tr pdf.Dict) []byte {
+	self, start := u.reserveXrefStream(b, base, offs, tr)
 	rows := map[uint32][3]uint64{}
 	for n, off := range offs {
 		rows[n] = [3]uint64{1, uint64(off), uint64(u.gens[n])}

@@ -75,9 +75,9 @@ func (f *signFlags) options() (crypto.Signer, *signer.Options, error) {
 		return nil, nil, err
 	}
 	if f.cert != "" {
-		certs, err := readCerts(f.cert)
+		certs, err := readPEMCerts(f.cert)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("sign: --cert: %w", err)
 		}
 		cert = certs[0]
 	}
@@ -85,8 +85,8 @@ func (f *signFlags) options() (crypto.Signer, *signer.Options, error) {
 		return nil, nil, errors.New("sign: no signer certificate (give --cert)")
 	}
 	if f.chain != "" {
-		if chain, err = readCerts(f.chain); err != nil {
-			return nil, nil, err
+		if chain, err = readPEMCerts(f.chain); err != nil {
+			return nil, nil, fmt.Errorf("sign: --chain: %w", err)
 		}
 	}
 	o := &signer.Options{
@@ -182,32 +182,4 @@ func parsePrivateKey(blk *pem.Block) (crypto.Signer, error) {
 		return nil, fmt.Errorf("read key: %T cannot sign", k)
 	}
 	return s, nil
-}
-
-// readCerts reads the PEM certificates of a file.
-func readCerts(path string) ([]*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read certificates: %w", err)
-	}
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("read certificates %s: %w", path, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("read certificates: no certificate in %s", path)
-	}
-	return out, nil
 }
