@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -34,8 +35,9 @@ func newAuditCmd(g *globals) *cobra.Command {
 record in a Merkle tree whose signed checkpoints thiqa serve publishes at
 /audit/checkpoint, with inclusion and consistency proofs under /audit/proof/.
 
-These commands read the store directly: stop thiqa serve first, or point
---data at a copy of the data directory (a restored backup).`,
+checkpoint and show read the store directly: stop thiqa serve first, or point
+--data at a copy of the data directory (a restored backup). verify asks a
+running server to verify its own log through the admin socket.`,
 		Example: `  thiqa audit verify
   thiqa audit verify --key "thiqa.jo/audit+1a2b3c4d+AjBZ…"
   thiqa audit checkpoint --sign
@@ -55,6 +57,10 @@ index and matches its details' digest and its stored leaf and tree nodes, and
 checks the tree's root at every signed checkpoint. It prints the first bad
 record or checkpoint and exits 1; it exits 0 when everything matches.
 
+When thiqa serve runs, the server verifies its log up to the size it has
+when asked, while it keeps appending (records planted beyond that are only
+found on a stopped node or a backup).
+
 By default checkpoints are checked with the data directory's own audit key.
 Pass --key with the verifier key published earlier (GET /audit/key, kept
 elsewhere) to detect a checkpoint re-signed by someone holding the data
@@ -62,7 +68,10 @@ directory and its key-encryption key.`,
 		Example: "  thiqa audit verify\n  thiqa audit verify --data /restore/thiqa-data --key \"$(cat audit.vkey)\"",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, err := g.auditNode(cmd)
+			n, _, err := node.Open(cmd.Context(), g.nodeOptions(false, nil))
+			if errors.Is(err, node.ErrLocked) {
+				return g.verifyLive(cmd, vkey)
+			}
 			if err != nil {
 				return err
 			}
@@ -90,6 +99,30 @@ directory and its key-encryption key.`,
 	}
 	cmd.Flags().StringVar(&vkey, "key", "", "verifier key of the checkpoints (default: the data directory's audit key)")
 	return cmd
+}
+
+// verifyLive asks the running server to verify its log (audit.VerifyLive).
+func (g *globals) verifyLive(cmd *cobra.Command, vkey string) error {
+	resp, err := g.adminGet(cmd.Context(), "/audit/verify?key="+url.QueryEscape(vkey))
+	if err != nil {
+		return fmt.Errorf("verify through the running server: %w", err)
+	}
+	defer resp.Body.Close()
+	var res audit.VerifyResult
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&res); err != nil {
+		return fmt.Errorf("verify through the running server: %w", err)
+	}
+	out := cmd.OutOrStdout()
+	if res.Problem != nil {
+		fmt.Fprintf(out, "FAIL %s\n", res.Problem)
+		fmt.Fprintf(out, "checked %d records and %d checkpoints before it\n", res.Records, res.Checkpoints)
+		return exitError{1, fmt.Errorf("audit log does not verify: %w", res.Problem)}
+	}
+	fmt.Fprintf(out, "OK %d records, %d signed checkpoints (verified by the running server, up to its head when it started)\n", res.Records, res.Checkpoints)
+	if res.Checkpoints > 0 {
+		fmt.Fprintf(out, "latest checkpoint: size %d, root %x, %s\n", res.LatestSize, res.LatestRoot, res.LatestTime)
+	}
+	return nil
 }
 
 func printReport(w io.Writer, rep audit.Report) {

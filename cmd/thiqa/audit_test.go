@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -198,8 +201,23 @@ func TestServeAudit(t *testing.T) {
 		t.Fatalf("checkpoint = %+v", c)
 	}
 	out, code := run(t, nil, "audit", "verify", "--data", data)
-	if code == 0 || !strings.Contains(out, "stop thiqa serve") {
+	if code != 0 || !strings.Contains(out, "verified by the running server") {
 		t.Fatalf("audit verify on a served directory: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, nil, "audit", "verify", "--data", data, "--key", vkey); code != 0 {
+		t.Fatalf("audit verify --key (the right one) on a served directory: exit %d\n%s", code, out)
+	}
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, err := audit.New(nil, otherKey, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(t, nil, "audit", "verify", "--data", data, "--key", other.Verifier().Key())
+	if code != 1 || !strings.Contains(out, "FAIL checkpoint of size 0: not signed by the log's key") {
+		t.Fatalf("audit verify --key (another) on a served directory: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, nil, "audit", "show", "0", "--data", data); code == 0 || !strings.Contains(out, "stop thiqa serve") {
+		t.Fatalf("audit show on a served directory: exit %d\n%s", code, out)
 	}
 	if got := string(get(t, "http://"+addr+"/readyz")); got != "ready\n" {
 		t.Fatalf("readyz = %q", got)

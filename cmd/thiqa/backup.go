@@ -93,6 +93,18 @@ func (g *globals) writeBackup(ctx context.Context, w io.Writer) error {
 	if !errors.Is(err, node.ErrLocked) {
 		return err
 	}
+	resp, err := g.adminGet(ctx, "/backup")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+// adminGet asks the running server's admin socket for path; an answer
+// other than 200 is an error.
+func (g *globals) adminGet(ctx context.Context, path string) (*http.Response, error) {
 	sock := node.AdminSocket(g.dataDir)
 	hc := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -100,20 +112,20 @@ func (g *globals) writeBackup(ctx context.Context, w io.Writer) error {
 			return d.DialContext(ctx, "unix", sock)
 		},
 	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://admin/backup", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://admin"+path, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("backup through the admin socket %s: %w", sock, err)
+		return nil, fmt.Errorf("admin socket %s: %w", sock, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("backup through the admin socket: %s", resp.Status)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, fmt.Errorf("admin socket %s: %s: %s", path, resp.Status, b)
 	}
-	_, err = io.Copy(w, resp.Body)
-	return err
+	return resp, nil
 }
 
 func newRestoreCmd(g *globals) *cobra.Command {

@@ -220,10 +220,12 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) (backup.Manifest, error)
 }
 
 // AdminHandler is everything `thiqa serve` answers on its admin socket: the
-// CA's operator endpoints and GET /backup (a backup archive).
+// CA's operator endpoints, GET /backup (a backup archive) and GET
+// /audit/verify (audit.VerifyLive's result).
 func (n *Node) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", n.CA.AdminHandler())
+	mux.Handle("GET /audit/verify", n.Audit.VerifyHandler())
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-tar")
 		// Errors after the first byte can only cut the stream short; the
