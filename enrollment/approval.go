@@ -220,7 +220,7 @@ func (a *Approval) Evidence(assertion []byte) ApprovalEvidence {
 // Checked as at sign-in: origin, RP ID, user verification, signature, sign
 // counter, the credential of the citizen's session, and single use (the
 // ceremony is deleted whatever the outcome of a verified parse).
-func (s *Service) FinishApproval(ctx context.Context, by Principal, ceremonyID string, sc ApprovalScope, response []byte) (*Approval, error) {
+func (s *Service) FinishApproval(ctx context.Context, by Principal, ceremonyID string, sc ApprovalScope, response []byte) (_ *Approval, err error) {
 	fail := func(err error) (*Approval, error) { return nil, fmt.Errorf("finish approval: %w", err) }
 	if by.Kind != KindCitizen {
 		return fail(ErrForbidden)
@@ -230,8 +230,12 @@ func (s *Service) FinishApproval(ctx context.Context, by Principal, ceremonyID s
 		return fail(err)
 	}
 	// A refused attempt uses the ceremony up too: no retries against one
-	// challenge.
-	defer s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error { return tx.DeleteCeremony(c.ID) })
+	// challenge. (An accepted one deletes it in its own transaction.)
+	defer func() {
+		if err != nil {
+			s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error { return tx.DeleteCeremony(c.ID) })
+		}
+	}()
 	if c.IdentityID != by.IdentityID || c.NationalID != by.NationalID {
 		return fail(fmt.Errorf("%w: approval of another citizen", ErrForbidden))
 	}

@@ -30,8 +30,35 @@ type Challenge struct {
 
 // prepared is a request's documents prepared for signing.
 type prepared struct {
-	docs    []*signer.Prepared
-	digests [][]byte
+	docs      []*signer.Prepared
+	digests   [][]byte
+	originals [][]byte
+}
+
+// signedDoc is a signed document: the incremental update that follows the
+// original, and the hash of the whole signed file.
+type signedDoc struct {
+	update []byte
+	size   int64
+	sha256 []byte
+}
+
+// skipWriter drops the first skip bytes written to it (the original,
+// which a signed PDF starts with unchanged).
+type skipWriter struct {
+	skip int64
+	buf  bytes.Buffer
+}
+
+func (w *skipWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if w.skip > 0 {
+		k := min(int64(len(p)), w.skip)
+		w.skip -= k
+		p = p[k:]
+	}
+	w.buf.Write(p)
+	return n, nil
 }
 
 // detRand is the deterministic randomness of one document's preparation
@@ -117,7 +144,7 @@ func (s *Service) prepare(ctx context.Context, r store.SignRequest, id signerIde
 		if err != nil {
 			return nil, fmt.Errorf("%w: document %d (%s): %w", ErrDocument, i, d.Name, err)
 		}
-		p.docs, p.digests = append(p.docs, pd), append(p.digests, digest)
+		p.docs, p.digests, p.originals = append(p.docs, pd), append(p.digests, digest), append(p.originals, b)
 	}
 	return p, nil
 }
@@ -268,46 +295,50 @@ func (s *Service) Approve(ctx context.Context, by Principal, id, ceremonyID stri
 
 // sign has the citizen's key sign the approved digests and completes the
 // prepared documents.
-func (s *Service) sign(ctx context.Context, p *prepared, a *enrollment.Approval) ([][]byte, error) {
+func (s *Service) sign(ctx context.Context, p *prepared, a *enrollment.Approval) ([]signedDoc, error) {
 	sigs, err := s.ra.SignApproved(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]byte, len(p.docs))
+	out := make([]signedDoc, len(p.docs))
 	for i, d := range p.docs {
 		if err := d.Complete(ctx, sigs[i]); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
-		var buf bytes.Buffer
-		buf.Grow(int(d.Len()))
-		if _, err := d.WriteTo(&buf); err != nil {
+		w := &skipWriter{skip: int64(len(p.originals[i]))}
+		if _, err := d.WriteTo(w); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
-		out[i] = buf.Bytes()
+		h := sha256.New()
+		h.Write(p.originals[i])
+		h.Write(w.buf.Bytes())
+		out[i] = signedDoc{update: w.buf.Bytes(), size: d.Len(), sha256: h.Sum(nil)}
 	}
 	return out, nil
 }
 
 // store saves the signed documents, their evidence and the signed state.
-func (s *Service) store(ctx context.Context, by Principal, r store.SignRequest, signed [][]byte, ev enrollment.ApprovalEvidence) (store.SignRequest, error) {
+// Only the incremental update of each signed document is stored: the
+// signed PDF is the original followed by it.
+func (s *Service) store(ctx context.Context, by Principal, r store.SignRequest, signed []signedDoc, ev enrollment.ApprovalEvidence) (store.SignRequest, error) {
 	now := s.now()
 	evidence := make([]store.SignEvidence, len(signed))
-	for i, b := range signed {
-		h := sha256.Sum256(b)
-		r.Documents[i].SignedSize, r.Documents[i].SignedSHA256 = int64(len(b)), h[:]
+	for i, sd := range signed {
+		h := sd.sha256
+		r.Documents[i].SignedSize, r.Documents[i].SignedSHA256 = sd.size, h
 		eid, err := s.randomID(12)
 		if err != nil {
 			return r, err
 		}
 		evidence[i] = store.SignEvidence{ID: eid, RequestID: r.ID, Document: i, NationalID: r.NationalID, Agency: r.Agency,
-			DTBS: r.Documents[i].DTBS, DocumentHash: r.Documents[i].SHA256, SignedHash: h[:], Credential: ev.Credential,
+			DTBS: r.Documents[i].DTBS, DocumentHash: r.Documents[i].SHA256, SignedHash: h, Credential: ev.Credential,
 			Challenge: ev.Challenge, Assertion: ev.Assertion, SignCount: ev.SignCount, Level: r.Documents[i].Level, At: now, IP: by.IP}
 	}
 	r.State, r.Completed, r.Reason = store.SignSigned, now, ""
 	var saved store.SignRequest
 	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
-		for i, b := range signed {
-			if err := tx.PutBlob(blobKey(r.ID, i, true), b); err != nil {
+		for i, sd := range signed {
+			if err := tx.PutBlob(blobKey(r.ID, i, true), sd.update); err != nil {
 				return err
 			}
 			if err := tx.PutEvidence(evidence[i]); err != nil {

@@ -315,7 +315,12 @@ func (s *Service) Document(ctx context.Context, by Principal, id string, i int, 
 	}
 	var b []byte
 	err = s.st.SigningView(ctx, func(tx store.SigningTx) (err error) {
-		b, err = tx.Blob(blobKey(id, i, signed))
+		if b, err = tx.Blob(blobKey(id, i, false)); err != nil || !signed {
+			return err
+		}
+		// A signed PDF is the original followed by the stored update.
+		update, err := tx.Blob(blobKey(id, i, true))
+		b = append(b, update...)
 		return err
 	})
 	if err != nil {
