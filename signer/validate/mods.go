@@ -25,7 +25,11 @@ type differ struct {
 	seen       map[string]bool
 	pageIndex  map[pdf.Ref]int // page ref in a -> 1-based page number
 	pageRefs   map[pdf.Ref]bool
+	budget     int // comparisons made by eq
 }
+
+// maxCompare bounds the object comparisons of one revision diff.
+const maxCompare = 200_000
 
 func (df *differ) add(m Modification) {
 	m.Revision = df.rev
@@ -197,6 +201,11 @@ func (df *differ) markDSS(ca pdf.Dict) {
 func (df *differ) equal(x, y pdf.Object) bool { return df.eq(x, y, 0) }
 
 func (df *differ) eq(x, y pdf.Object, depth int) bool {
+	// A budget keeps shared sub-objects (a DAG) from making the
+	// comparison exponential; when it runs out, objects compare unequal.
+	if df.budget++; df.budget > maxCompare {
+		return false
+	}
 	xr, xIsRef := x.(pdf.Ref)
 	yr, yIsRef := y.(pdf.Ref)
 	if xIsRef && yIsRef && xr == yr && !df.overridden[xr.Num] {
