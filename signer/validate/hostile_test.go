@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/thiqa/thiqa/internal/testpki"
 	"github.com/thiqa/thiqa/signer"
@@ -86,3 +87,46 @@ func TestHostile(t *testing.T) {
 }
 
 func itoa(n uint32) string { return string(pdf.AppendObject(nil, pdf.Int(n))) }
+
+// dag returns objects from first: depth levels of arrays, each holding
+// width references to the next level, ending in an integer.
+func dag(first uint32, depth, width int) map[uint32]string {
+	objs := map[uint32]string{}
+	for l := 0; l < depth; l++ {
+		var b []byte
+		b = append(b, '[')
+		for i := 0; i < width; i++ {
+			b = append(b, itoa(first+uint32(l)+1)...)
+			b = append(b, " 0 R "...)
+		}
+		objs[first+uint32(l)] = string(append(b, ']'))
+	}
+	objs[first+uint32(depth)] = "42"
+	return objs
+}
+
+// TestSharedObjectBomb compares two revisions whose pages share a deep
+// graph of arrays (20^10 paths): the comparison is bounded.
+func TestSharedObjectBomb(t *testing.T) {
+	p := testpki.New(t, nil)
+	page := func(first uint32) string {
+		return "<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R /Resources <</Font <</F1 3 0 R>> /Bomb " + itoa(first) + " 0 R>>>>"
+	}
+	objs := dag(100, 10, 20)
+	objs[4] = page(100)
+	base := appendUpdate(t, makePDF(t, 1), objs)
+	signed := sign(t, base, p.SignerKey, signOpts(p, signer.LevelBB))
+	objs = dag(200, 10, 20)
+	objs[4] = page(200)
+	bomb := appendUpdate(t, signed, objs)
+	done := make(chan *Report)
+	go func() { done <- validate(t, bomb, trusting(p)) }()
+	select {
+	case rep := <-done:
+		if rep.Signatures[0].Checks.Modifications != CheckFailed {
+			t.Errorf("modifications %s, want failed: %+v", rep.Signatures[0].Checks.Modifications, rep.Modifications)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("validation did not finish in 20 s")
+	}
+}
