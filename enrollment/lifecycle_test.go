@@ -296,3 +296,35 @@ func TestCentreScope(t *testing.T) {
 	}
 	_ = p
 }
+
+// TestCorrection: a correction is a new record pointing to the old one;
+// the old record stays as it was.
+func TestCorrection(t *testing.T) {
+	e := newEnv(t)
+	e.centre(t, "AMM-01")
+	off := e.officer(t, "omar", store.RoleOfficer, "AMM-01")
+	first, err := e.svc.Enrol(ctx, off, layla("9861234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := layla("9861234567")
+	p.DocNumber, p.Corrects = "AB123457", first.Record.ID
+	second, err := e.svc.Enrol(ctx, off, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Record.Purpose != "correction" || second.Record.Corrects != first.Record.ID || second.Record.ID == first.Record.ID {
+		t.Fatalf("correction record %+v", second.Record)
+	}
+	v, err := e.svc.Identity(ctx, off, "9861234567")
+	if err != nil || len(v.Records) != 2 || v.Records[0].DocNumber != "AB123456" || v.Records[1].DocNumber != "AB123457" {
+		t.Fatalf("records %+v, %v", v.Records, err)
+	}
+	// The first code was replaced by the correction's.
+	if _, err := e.svc.BeginActivation(ctx, "9861234567", first.Code.Code); err == nil {
+		t.Error("the code of the corrected record still works")
+	}
+	if _, err := e.svc.BeginActivation(ctx, "9861234567", second.Code.Code); err != nil {
+		t.Error(err)
+	}
+}
