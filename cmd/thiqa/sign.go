@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/thiqa/thiqa/hsm"
+	"github.com/thiqa/thiqa/internal/node"
 	"github.com/thiqa/thiqa/signer"
 	"software.sslmate.com/src/go-pkcs12"
 )
@@ -21,21 +23,28 @@ type signFlags struct {
 	reason, location, visible, nameAr     string
 	verifyURL, passFile                   string
 	certify                               int
+	g                                     *globals // nil: no custody keys
 }
 
 // newSignCmd returns "thiqa sign": PAdES signing of one PDF with a key
 // file (PKCS#8, SEC1 or PKCS#1 PEM, or PKCS#12).
-func newSignCmd() *cobra.Command {
-	f := &signFlags{}
+func newSignCmd() *cobra.Command { return newSignCmdWith(nil) }
+
+// newSignCmdWith is newSignCmd that also takes "--key custody:ID", a key
+// held in the key custody of the data directory of g (the server must be
+// stopped: the store admits one process).
+func newSignCmdWith(g *globals) *cobra.Command {
+	f := &signFlags{g: g}
 	cmd := &cobra.Command{
 		Use:   "sign --in IN.pdf --out OUT.pdf --key KEY [--cert CERT]",
 		Short: "Sign a PDF (PAdES B-B, B-T, B-LT or B-LTA)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			key, opts, err := f.options()
+			key, opts, done, err := f.options(cmd)
 			if err != nil {
 				return err
 			}
+			defer done()
 			if err := signer.SignFile(cmd.Context(), f.in, f.out, key, opts); err != nil {
 				return err
 			}
@@ -46,7 +55,7 @@ func newSignCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.in, "in", "", "input PDF")
 	fl.StringVar(&f.out, "out", "", "output PDF (written through a temporary file)")
-	fl.StringVar(&f.key, "key", "", "private key: PEM (PKCS#8, SEC1, PKCS#1) or PKCS#12 (.p12/.pfx)")
+	fl.StringVar(&f.key, "key", "", "private key: PEM (PKCS#8, SEC1, PKCS#1), PKCS#12 (.p12/.pfx), or custody:ID")
 	fl.StringVar(&f.passFile, "key-password-file", "", "file holding the PKCS#12 password")
 	fl.StringVar(&f.cert, "cert", "", "signer certificate (PEM); optional with PKCS#12")
 	fl.StringVar(&f.chain, "chain", "", "intermediate (and root) certificates (PEM)")
@@ -64,29 +73,65 @@ func newSignCmd() *cobra.Command {
 	return cmd
 }
 
-// options loads the key and certificates and builds the signer options.
-func (f *signFlags) options() (crypto.Signer, *signer.Options, error) {
+// options loads the key and certificates and builds the signer options;
+// done releases the key custody when the key came from it.
+func (f *signFlags) options(cmd *cobra.Command) (crypto.Signer, *signer.Options, func(), error) {
+	done := func() {}
 	level, err := signer.ParseLevel(f.level)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, done, err
 	}
-	key, cert, chain, err := f.loadKey()
+	var (
+		key   crypto.Signer
+		cert  *x509.Certificate
+		chain []*x509.Certificate
+	)
+	if id, ok := strings.CutPrefix(f.key, "custody:"); ok {
+		key, done, err = f.custodyKey(cmd, id)
+	} else {
+		key, cert, chain, err = f.loadKey()
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, done, err
 	}
+	o, err := f.signerOptions(level, cert, chain)
+	return key, o, done, err
+}
+
+// custodyKey opens the data directory's key custody and returns key id.
+func (f *signFlags) custodyKey(cmd *cobra.Command, id string) (crypto.Signer, func(), error) {
+	if f.g == nil {
+		return nil, func() {}, errors.New("sign: custody keys need the data directory (this build of thiqa sign has none)")
+	}
+	n, _, err := node.Open(cmd.Context(), f.g.nodeOptions(false, nil))
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("sign: open key custody: %w", err)
+	}
+	done := func() { n.Close() }
+	k, err := n.Keys.Key(cmd.Context(), hsm.KeyID(id))
+	if err != nil {
+		done()
+		return nil, func() {}, fmt.Errorf("sign: custody key %q: %w", id, err)
+	}
+	return k, done, nil
+}
+
+// signerOptions builds the signer options from the flags.
+func (f *signFlags) signerOptions(level signer.Level, cert *x509.Certificate, chain []*x509.Certificate) (*signer.Options, error) {
+	var err error
 	if f.cert != "" {
 		certs, err := readPEMCerts(f.cert)
 		if err != nil {
-			return nil, nil, fmt.Errorf("sign: --cert: %w", err)
+			return nil, fmt.Errorf("sign: --cert: %w", err)
 		}
 		cert = certs[0]
 	}
 	if cert == nil {
-		return nil, nil, errors.New("sign: no signer certificate (give --cert)")
+		return nil, errors.New("sign: no signer certificate (give --cert)")
 	}
 	if f.chain != "" {
 		if chain, err = readPEMCerts(f.chain); err != nil {
-			return nil, nil, fmt.Errorf("sign: --chain: %w", err)
+			return nil, fmt.Errorf("sign: --chain: %w", err)
 		}
 	}
 	o := &signer.Options{
@@ -95,7 +140,7 @@ func (f *signFlags) options() (crypto.Signer, *signer.Options, error) {
 	}
 	if level >= signer.LevelBT {
 		if f.tsa == "" {
-			return nil, nil, fmt.Errorf("sign: level %v needs --tsa", level)
+			return nil, fmt.Errorf("sign: level %v needs --tsa", level)
 		}
 		o.Timestamper = &signer.HTTPTimestamper{URL: f.tsa}
 		o.Revocation = &signer.HTTPRevocation{}
@@ -103,7 +148,7 @@ func (f *signFlags) options() (crypto.Signer, *signer.Options, error) {
 	if f.visible != "" {
 		v, err := parseVisible(f.visible)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		o.Visible = v
 		o.Appearance = signer.BilingualStamp(signer.StampOptions{
@@ -111,7 +156,7 @@ func (f *signFlags) options() (crypto.Signer, *signer.Options, error) {
 			Reason: f.reason, VerifyBaseURL: f.verifyURL,
 		})
 	}
-	return key, o, nil
+	return o, nil
 }
 
 func parseVisible(s string) (*signer.Visible, error) {

@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thiqa/thiqa/ca"
+	"github.com/thiqa/thiqa/hsm"
+	"github.com/thiqa/thiqa/internal/node"
 	"github.com/thiqa/thiqa/internal/testpki"
 	"software.sslmate.com/src/go-pkcs12"
 )
@@ -115,5 +122,55 @@ func TestSignCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(bad); !os.IsNotExist(err) {
 		t.Fatal("output written on failure")
+	}
+}
+
+// TestSignCustodyKey signs with a key held in the data directory's key
+// custody (--key custody:ID).
+func TestSignCustodyKey(t *testing.T) {
+	ctx := context.Background()
+	g := &globals{dataDir: filepath.Join(t.TempDir(), "data")}
+	cfg := ca.DefaultConfig()
+	n, _, err := node.Open(ctx, g.nodeOptions(true, &cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := n.Keys.GenerateKey(ctx, "test-seal", hsm.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Seal"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	dir := t.TempDir()
+	in, certPEM := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "seal.pem")
+	if err := os.WriteFile(in, minimalPDF(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.pdf")
+	cmd := newSignCmdWith(g)
+	cmd.SetArgs([]string{"--in", in, "--out", out, "--key", "custody:test-seal", "--cert", certPEM})
+	cmd.SetOut(new(bytes.Buffer))
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("thiqa sign: %v", err)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Fatal(err)
+	}
+	// Without a data directory, custody keys are refused.
+	cmd = newSignCmd()
+	cmd.SetArgs([]string{"--in", in, "--out", out + "2", "--key", "custody:test-seal", "--cert", certPEM})
+	cmd.SetOut(new(bytes.Buffer))
+	cmd.SetErr(new(bytes.Buffer))
+	if err := cmd.ExecuteContext(ctx); err == nil {
+		t.Fatal("custody key accepted without a data directory")
 	}
 }
