@@ -139,9 +139,15 @@ func addField(u *update, rd *pdf.Reader, st *docState, sigRef pdf.Ref, w widgetS
 		"T": pdf.String(w.name), "V": sigRef, "F": pdf.Int(132),
 		"Rect": pdf.Array{pdf.Real(w.rect[0]), pdf.Real(w.rect[1]), pdf.Real(w.rect[2]), pdf.Real(w.rect[3])},
 	}
-	if w.ap != (pdf.Ref{}) {
-		widget["AP"] = pdf.Dict{"N": w.ap}
+	if w.ap == (pdf.Ref{}) {
+		// An invisible widget still gets an (empty) appearance: PDF/A
+		// requires one on every widget.
+		w.ap = u.add(pdf.NewStream(pdf.Dict{
+			"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
+			"BBox": pdf.Array{pdf.Int(0), pdf.Int(0), pdf.Int(0), pdf.Int(0)},
+		}, nil))
 	}
+	widget["AP"] = pdf.Dict{"N": w.ap}
 	wref := u.add(widget)
 	// An invisible signature on a document whose page tree is broken (a
 	// loop, a direct kid, an unreadable node) is not attached to a page:
