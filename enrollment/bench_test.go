@@ -1,6 +1,10 @@
 package enrollment
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"sort"
 	"sync"
@@ -11,6 +15,7 @@ import (
 
 	"github.com/descope/virtualwebauthn"
 
+	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/store"
 )
 
@@ -55,7 +60,22 @@ func (l *latencies) report(b *testing.B, elapsed, cpu time.Duration) {
 // (one sealed file each) and issuing two certificates (each linted),
 // with the store writes. The citizens are enrolled before the timer.
 func BenchmarkActivation(b *testing.B) {
+	b.Run("software-custody", func(b *testing.B) { benchActivation(b, false) })
+	// The same with citizen keys held in memory: what the rest of the
+	// pipeline allows when key custody does not serialise key creation
+	// (the software custody holds one lock over two fsyncs per key).
+	b.Run("memory-keys", func(b *testing.B) { benchActivation(b, true) })
+}
+
+func benchActivation(b *testing.B, memKeys bool) {
 	e := newEnv(b)
+	if memKeys {
+		var err error
+		e.svc, err = New(e.st, &memCustody{keys: map[hsm.KeyID]hsm.Key{}}, e.ca, e.svc.opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 	e.centre(b, "AMM-01")
 	off := e.officer(b, "omar", store.RoleOfficer, "AMM-01")
 	type pending struct{ nid, code string }
@@ -162,3 +182,42 @@ func BenchmarkPasswordHash(b *testing.B) {
 		}
 	}
 }
+
+// memCustody keeps keys in memory, for the benchmark only.
+type memCustody struct {
+	mu   sync.Mutex
+	keys map[hsm.KeyID]hsm.Key
+}
+
+type memKey struct {
+	*ecdsa.PrivateKey
+	id hsm.KeyID
+}
+
+func (k memKey) ID() hsm.KeyID            { return k.id }
+func (k memKey) Algorithm() hsm.Algorithm { return hsm.ECDSAP256 }
+
+func (c *memCustody) GenerateKey(ctx context.Context, id hsm.KeyID, alg hsm.Algorithm) (hsm.Key, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.keys[id]; ok {
+		return nil, hsm.ErrKeyExists
+	}
+	c.keys[id] = memKey{k, id}
+	return c.keys[id], nil
+}
+
+func (c *memCustody) Key(ctx context.Context, id hsm.KeyID) (hsm.Key, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k, ok := c.keys[id]; ok {
+		return k, nil
+	}
+	return nil, hsm.ErrKeyNotFound
+}
+
+func (c *memCustody) Keys(ctx context.Context) ([]hsm.KeyID, error) { return nil, nil }
