@@ -33,6 +33,9 @@
 // allowed makes it INDETERMINATE/SIG_CONSTRAINTS_FAILURE, and each change
 // is listed with its kind (see the Mod* constants).
 //
+// [Validator] holds fixed options and is what the HTTP API's verify
+// endpoint is given; [ValidateFile] validates a file by name.
+//
 // # Reports
 //
 // [Report] marshals to the stable JSON schema [SchemaVersion]
@@ -46,6 +49,13 @@
 // revisions, CMS size, chain length, objects examined, fields, revocation
 // items, and a deadline). A broken file gives a report with FORMAT_FAILURE
 // or INDETERMINATE and the reason; it never panics or hangs.
+//
+// Revocation data is accepted as fresh when issued no earlier than
+// [Options.RevocationFreshness] (default 24 h) before the
+// best-signature-time; older "good" statuses give TRY_LATER. Validity
+// periods and revocation follow a chain (shell) model at the
+// best-signature-time: a time-stamp is a proof of existence only when its
+// TSA chains to a trust anchor.
 //
 // Certificates with negative serial numbers (common in older documents)
 // parse only when the binary sets GODEBUG x509negativeserial=1, as

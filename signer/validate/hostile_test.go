@@ -130,3 +130,24 @@ func TestSharedObjectBomb(t *testing.T) {
 		t.Fatal("validation did not finish in 20 s")
 	}
 }
+
+// TestOrphanSignatureDictionary adds a signature dictionary that no field
+// uses: it is not a signature and is not reported as one.
+func TestOrphanSignatureDictionary(t *testing.T) {
+	p := testpki.New(t, nil)
+	signed := sign(t, makePDF(t, 1), p.SignerKey, signOpts(p, signer.LevelBLT))
+	rd, err := pdf.Open(bytes.NewReader(signed), int64(len(signed)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigRef := sigDictRef(t, signed)
+	orphan := object(t, signed, sigRef, func(d pdf.Dict) { d["Reason"] = pdf.String("orphan") })
+	doc := appendUpdate(t, signed, map[uint32]string{rd.MaxObjectNumber(): orphan})
+	rep := validate(t, doc, trusting(p))
+	if len(rep.Signatures) != 1 || rep.Signatures[0].Reason != "Approval" {
+		t.Fatalf("%d signatures: %+v", len(rep.Signatures), rep.Signatures)
+	}
+	if rep.Indication != TotalPassed {
+		t.Errorf("%s/%s: an unused object is not a change to the document", rep.Indication, rep.SubIndication)
+	}
+}
