@@ -1,14 +1,17 @@
 package enrollment
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"math/big"
 	"testing"
 	"time"
 
 	"github.com/descope/virtualwebauthn"
 
+	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/store"
 )
@@ -326,5 +329,63 @@ func TestCorrection(t *testing.T) {
 	}
 	if _, err := e.svc.BeginActivation(ctx, "9861234567", second.Code.Code); err != nil {
 		t.Error(err)
+	}
+}
+
+// flakyCA fails the next issuance it is told to.
+type flakyCA struct {
+	CA
+	fail bool
+}
+
+func (f *flakyCA) Issue(ctx context.Context, req ca.Request) (*x509.Certificate, error) {
+	if f.fail {
+		f.fail = false
+		return nil, errors.New("CA unavailable")
+	}
+	return f.CA.Issue(ctx, req)
+}
+
+// TestActivationRetry: when issuance fails after the passkey is registered,
+// the identity stays "activating"; an officer re-issues a code and the
+// citizen activates again with the same custody keys.
+func TestActivationRetry(t *testing.T) {
+	e := newEnv(t)
+	flaky := &flakyCA{CA: e.ca}
+	var err error
+	if e.svc, err = New(e.st, e.keys, flaky, e.svc.opts); err != nil {
+		t.Fatal(err)
+	}
+	e.centre(t, "AMM-01")
+	off := e.officer(t, "omar", store.RoleOfficer, "AMM-01")
+	res, err := e.svc.Enrol(ctx, off, layla("9861234567"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := e.svc.BeginActivation(ctx, "9861234567", res.Code.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, resp := e.register(t, ch, virtualwebauthn.AuthenticatorOptions{}, e.rp)
+	flaky.fail = true
+	if _, err := e.svc.FinishActivation(ctx, ch.CeremonyID, "phone", resp); err == nil {
+		t.Fatal("activation succeeded with the CA down")
+	}
+	id := e.identity(t, "9861234567")
+	if id.State != store.IdentityActivating || id.SigningCert != "" {
+		t.Fatalf("after a failed issuance: %s %q", id.State, id.SigningCert)
+	}
+	code, err := e.svc.ReissueCode(ctx, off, "9861234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, act := e.activate(t, "9861234567", code.Code)
+	if act.Identity.State != store.IdentityActive {
+		t.Fatalf("retry: %+v", act.Identity)
+	}
+	k, err := e.keys.Key(ctx, hsm.KeyID(e.identity(t, "9861234567").KeyID))
+	c, _ := x509.ParseCertificate(act.SigningCert)
+	if err != nil || !c.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(k.Public()) {
+		t.Fatalf("certificate not for the custody key: %v", err)
 	}
 }
