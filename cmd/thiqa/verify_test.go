@@ -173,3 +173,66 @@ func TestVerifyTrustsDataDirectoryRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyThiqaEndToEnd signs at B-LTA with a citizen certificate of a
+// real ceremony, Thiqa's time-stamping unit and OCSP responder over HTTP,
+// then verifies offline with the data directory's root: TOTAL-PASSED.
+func TestVerifyThiqaEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	addr := freeAddr(t)
+	if out, code := run(t, nil, "init", "--data", data, "--public-url", "http://"+addr); code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, out)
+	}
+	ctx := context.Background()
+	n, _, err := node.Open(ctx, node.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := n.CA.Issue(ctx, ca.Request{Profile: ca.CitizenSigning, PublicKey: key.Public(),
+		Subject: ca.Subject{NationalID: "9861234567", GivenName: "Layla", Surname: "Haddad", GivenNameAr: "ليلى", SurnameAr: "حداد"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := n.CA.AuthorityCertificate(ca.CitizenCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parents, err := n.CA.Chain(ca.CitizenCA)
+	n.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := serve(t, data, addr)
+	_, file, _, _ := runtime.Caller(0)
+	in, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "inputs", "pdfsign", "testfile20.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = signer.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, key, &signer.Options{
+		Certificate: cert, Chain: append([]*x509.Certificate{issuer}, parents...), Level: signer.LevelBLTA,
+		Timestamper: &signer.HTTPTimestamper{URL: "http://" + addr + "/tsa"}, Revocation: &signer.HTTPRevocation{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Process.Kill()
+	srv.Wait()
+	doc := filepath.Join(dir, "signed.pdf")
+	if err := os.WriteFile(doc, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outs, code := run(t, nil, "verify", "--data", data, "--format", "json", doc)
+	var rep validate.Report
+	if err := json.Unmarshal([]byte(outs[:strings.LastIndex(outs, "}")+1]), &rep); err != nil {
+		t.Fatalf("exit %d, %v:\n%s", code, err, outs)
+	}
+	if code != 0 || rep.Indication != validate.TotalPassed || rep.Signatures[0].Level != "B-LTA" {
+		t.Errorf("exit %d, %s/%s, level %s\n%s", code, rep.Indication, rep.SubIndication, rep.Signatures[0].Level, outs)
+	}
+}
