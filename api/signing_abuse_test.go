@@ -152,7 +152,11 @@ func TestSigningAbuse(t *testing.T) {
 			c, opts := e.begin(t, e.laylaTok, r.ID)
 			other := corpusPDF(t, "testfile17.pdf")
 			if err := e.st.SigningUpdate(context.Background(), func(tx store.SigningTx) error {
-				return tx.PutBlob(r.ID+"/0/original", other)
+				rec, err := tx.SignRequest(r.ID)
+				if err != nil {
+					return err
+				}
+				return tx.PutBlob(rec.Documents[0].Blob, other)
 			}); err != nil {
 				t.Fatal(err)
 			}

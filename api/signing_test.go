@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,7 +178,7 @@ func (e *signEnv) signedCount(t testing.TB, id string, docs int) int {
 	n := 0
 	err := e.st.SigningView(context.Background(), func(tx store.SigningTx) error {
 		for i := 0; i < docs; i++ {
-			if _, err := tx.Blob(id + "/" + string(rune('0'+i)) + "/signed"); err == nil {
+			if _, err := tx.Blob(fmt.Sprintf("upd/%s/%d", id, i)); err == nil {
 				n++
 			}
 		}

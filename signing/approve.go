@@ -122,7 +122,7 @@ func (s *Service) prepare(ctx context.Context, r store.SignRequest, id signerIde
 	for i, d := range r.Documents {
 		var b []byte
 		err := s.st.SigningView(ctx, func(tx store.SigningTx) (err error) {
-			b, err = tx.Blob(blobKey(r.ID, i, false))
+			b, err = tx.Blob(d.Blob)
 			return err
 		})
 		if err != nil {
@@ -338,7 +338,7 @@ func (s *Service) store(ctx context.Context, by Principal, r store.SignRequest, 
 	var saved store.SignRequest
 	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
 		for i, sd := range signed {
-			if err := tx.PutBlob(blobKey(r.ID, i, true), sd.update); err != nil {
+			if err := tx.PutBlob(updateKey(r.ID, i), sd.update); err != nil {
 				return err
 			}
 			if err := tx.PutEvidence(evidence[i]); err != nil {

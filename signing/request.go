@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -85,12 +86,10 @@ func (s *Service) expired(r store.SignRequest) bool {
 	return r.State == store.SignPending && !s.now().Before(r.Expires)
 }
 
-func blobKey(id string, i int, signed bool) string {
-	if signed {
-		return fmt.Sprintf("%s/%d/signed", id, i)
-	}
-	return fmt.Sprintf("%s/%d/original", id, i)
-}
+// updateKey is the blob key of a signed document's incremental update.
+// Originals are kept under "doc/<sequence>" (SignDocument.Blob), written in
+// order at the end of the tree; updates, small, under "upd/".
+func updateKey(id string, i int) string { return fmt.Sprintf("upd/%s/%d", id, i) }
 
 func checkText(field, v string, max int, required bool) (string, error) {
 	v = strings.TrimSpace(v)
@@ -188,13 +187,20 @@ func (s *Service) Create(ctx context.Context, by Principal, n NewRequest) (Reque
 				return err
 			}
 		}
+		rec := r
+		rec.Documents = slices.Clone(r.Documents)
 		for i, b := range blobs {
-			if err := tx.PutBlob(blobKey(r.ID, i, false), b); err != nil {
+			seq, err := tx.NextBlobSequence()
+			if err != nil {
+				return err
+			}
+			rec.Documents[i].Blob = fmt.Sprintf("doc/%016x", seq)
+			if err := tx.PutBlob(rec.Documents[i].Blob, b); err != nil {
 				return err
 			}
 		}
 		var err error
-		out, err = tx.PutSignRequest(r)
+		out, err = tx.PutSignRequest(rec)
 		return err
 	})
 	if err != nil {
@@ -315,11 +321,11 @@ func (s *Service) Document(ctx context.Context, by Principal, id string, i int, 
 	}
 	var b []byte
 	err = s.st.SigningView(ctx, func(tx store.SigningTx) (err error) {
-		if b, err = tx.Blob(blobKey(id, i, false)); err != nil || !signed {
+		if b, err = tx.Blob(r.Documents[i].Blob); err != nil || !signed {
 			return err
 		}
 		// A signed PDF is the original followed by the stored update.
-		update, err := tx.Blob(blobKey(id, i, true))
+		update, err := tx.Blob(updateKey(id, i))
 		b = append(b, update...)
 		return err
 	})

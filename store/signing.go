@@ -181,6 +181,10 @@ func (t *boltSigningTx) PutIdempotency(owner, key, requestID string) error {
 	return t.b(bucketIdempotency).Put(k, []byte(requestID))
 }
 
+func (t *boltSigningTx) NextBlobSequence() (uint64, error) {
+	return t.b(bucketSignBlobs).NextSequence()
+}
+
 func (t *boltSigningTx) PutBlob(key string, b []byte) error {
 	return t.b(bucketSignBlobs).Put([]byte(key), b)
 }

@@ -66,7 +66,9 @@ type SignDocument struct {
 	Reason   string `json:"reason,omitempty"`
 	Location string `json:"location,omitempty"`
 	// DTBS is the data-to-be-signed digest shown to the citizen.
-	DTBS         []byte `json:"dtbs,omitempty"`
+	DTBS []byte `json:"dtbs,omitempty"`
+	// Blob is the key of the original's bytes.
+	Blob         string `json:"blob,omitempty"`
 	SignedSize   int64  `json:"signed_size,omitempty"`
 	SignedSHA256 []byte `json:"signed_sha256,omitempty"`
 }
@@ -112,6 +114,11 @@ type SigningTx interface {
 	Idempotency(owner, key string) (string, error)
 	PutIdempotency(owner, key, requestID string) error
 
+	// NextBlobSequence returns a number larger than any it returned
+	// before, for blob keys that sort in the order of writing: large blobs
+	// then only ever go at the end of the B+tree, and writing one does not
+	// rewrite pages that hold others.
+	NextBlobSequence() (uint64, error)
 	// PutBlob stores bytes under key; Blob returns a copy.
 	PutBlob(key string, b []byte) error
 	Blob(key string) ([]byte, error)
