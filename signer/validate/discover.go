@@ -86,8 +86,9 @@ func (s *sig) finding(f string) {
 // the view of the revision it covers for validation.
 func (d *doc) discover() {
 	byKey := map[string]*sig{}
+	known := map[knownSig]bool{}
 	for i, rd := range d.revs {
-		found, err := d.sigFields(rd)
+		found, err := d.sigFields(rd, known)
 		if err != nil && i == len(d.revs)-1 {
 			d.rep.Problem = "read form fields: " + err.Error()
 		}
@@ -139,8 +140,16 @@ func end(br []int64) int64 {
 	return br[2] + br[3]
 }
 
-// sigFields returns the signed signature fields of one revision.
-func (d *doc) sigFields(rd *pdf.Reader) ([]*sig, error) {
+// knownSig identifies a signature dictionary read in an earlier revision:
+// the same object at the same place holds the same bytes.
+type knownSig struct {
+	ref pdf.Ref
+	at  pdf.XrefEntry
+}
+
+// sigFields returns the signed signature fields of one revision, skipping
+// signature dictionaries already read from the same place (known).
+func (d *doc) sigFields(rd *pdf.Reader, known map[knownSig]bool) ([]*sig, error) {
 	af, _, err := rd.AcroForm()
 	if err != nil || af == nil {
 		return nil, err
@@ -190,7 +199,14 @@ func (d *doc) sigFields(rd *pdf.Reader) ([]*sig, error) {
 		if ft != "Sig" || f["V"] == nil {
 			return nil
 		}
-		vref, _ := f["V"].(pdf.Ref)
+		vref, isRef := f["V"].(pdf.Ref)
+		if isRef {
+			k := knownSig{vref, rd.Entry(vref.Num)}
+			if known[k] {
+				return nil
+			}
+			known[k] = true
+		}
 		v, err := rd.GetDict(f["V"])
 		if err != nil || v == nil {
 			return nil
