@@ -3,8 +3,10 @@ package signing
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
+	"sync"
 
 	"golang.org/x/crypto/ocsp"
 
@@ -19,11 +21,20 @@ type caTrust struct {
 	ca    *ca.Service
 	names map[string]string // authority certificate (raw) -> name
 	extra []*x509.Certificate
+
+	// good remembers OCSP responses already parsed and checked as "good"
+	// (the responder hands out the same pre-signed response until it is
+	// due for renewal or the status changes), by the response's SHA-256.
+	mu   sync.Mutex
+	good map[[32]byte]*x509.Certificate
 }
+
+// maxGood bounds the cache of checked OCSP responses.
+const maxGood = 100000
 
 // CATrust returns the [Trust] of a certificate authority in this process.
 func CATrust(c *ca.Service) Trust {
-	t := &caTrust{ca: c, names: map[string]string{}}
+	t := &caTrust{ca: c, names: map[string]string{}, good: map[[32]byte]*x509.Certificate{}}
 	for _, a := range c.Authorities() {
 		t.names[string(a.Certificate.Raw)] = a.Name
 		t.extra = append(t.extra, a.Certificate)
@@ -78,14 +89,23 @@ func (t *caTrust) Revocation(ctx context.Context, cert, issuer *x509.Certificate
 		return nil, fmt.Errorf("%w: %w", signer.ErrRevocation, err)
 	}
 	if der, err := t.ca.OCSP().Respond(ctx, req); err == nil {
+		key := sha256.Sum256(append(append(append([]byte(nil), der...), cert.Raw...), issuer.Raw...))
+		t.mu.Lock()
+		responder, seen := t.good[key]
+		t.mu.Unlock()
+		if seen {
+			return goodRevocation(der, responder), nil
+		}
 		if resp, err := ocsp.ParseResponseForCert(der, cert, issuer); err == nil {
 			switch resp.Status {
 			case ocsp.Good:
-				rv := &signer.Revocation{OCSP: [][]byte{der}}
-				if resp.Certificate != nil {
-					rv.Certs = append(rv.Certs, resp.Certificate)
+				t.mu.Lock()
+				if len(t.good) >= maxGood {
+					clear(t.good)
 				}
-				return rv, nil
+				t.good[key] = resp.Certificate
+				t.mu.Unlock()
+				return goodRevocation(der, resp.Certificate), nil
 			case ocsp.Revoked:
 				return nil, fmt.Errorf("%w: %s", signer.ErrRevoked, cert.Subject.CommonName)
 			}
@@ -96,4 +116,12 @@ func (t *caTrust) Revocation(ctx context.Context, cert, issuer *x509.Certificate
 		return nil, fmt.Errorf("%w: CRL of %s: %w", signer.ErrRevocation, name, err)
 	}
 	return &signer.Revocation{CRLs: [][]byte{crl.DER}}, nil
+}
+
+func goodRevocation(der []byte, responder *x509.Certificate) *signer.Revocation {
+	rv := &signer.Revocation{OCSP: [][]byte{der}}
+	if responder != nil {
+		rv.Certs = append(rv.Certs, responder)
+	}
+	return rv
 }
