@@ -125,7 +125,9 @@ func (s *Service) AdminHandler() http.Handler {
 		}
 		reply(w, issueResponse{DER: cert.Raw}, nil)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(WithActor(r.Context(), "operator:admin-socket")))
+	})
 }
 
 type issueRequest struct {

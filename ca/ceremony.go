@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -128,6 +129,13 @@ func Init(ctx context.Context, cfg Config, keys hsm.Custody, st Store, opts Opti
 	}
 	s, err := Open(ctx, keys, st, opts)
 	if err != nil {
+		return nil, err
+	}
+	fingerprints := map[string]string{}
+	for _, a := range s.Authorities() {
+		fingerprints[a.Name] = fmt.Sprintf("%X", sha256.Sum256(a.Certificate.Raw))
+	}
+	if err := s.record(ctx, "ca.ceremony", Root, fingerprints); err != nil {
 		return nil, err
 	}
 	// Every issuing CA publishes a CRL from the start.

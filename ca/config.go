@@ -152,6 +152,9 @@ func parseOID(s string) (asn1.ObjectIdentifier, error) {
 type Options struct {
 	Clock func() time.Time // default time.Now
 	Rand  io.Reader        // default crypto/rand.Reader
+	// Audit records the ceremony, every issuance and every status change;
+	// nil records nothing (tests of the CA alone).
+	Audit Auditor
 }
 
 func (o Options) now() time.Time {

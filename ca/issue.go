@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"time"
 
 	"github.com/thiqa/thiqa/store"
 )
@@ -184,6 +185,13 @@ func (s *Service) issue(ctx context.Context, ok *approved) (*x509.Certificate, e
 		return nil, fmt.Errorf("store certificate: %w", err)
 	}
 	s.changed(rec.Serial)
+	err = s.record(ctx, "ca.issue", rec.Serial, map[string]string{
+		"issuer": rec.Issuer, "profile": rec.Profile, "subject": rec.Subject,
+		"not_after": rec.NotAfter.Format(time.RFC3339),
+	})
+	if err != nil {
+		return nil, err
+	}
 	return cert, nil
 }
 

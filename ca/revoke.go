@@ -120,6 +120,10 @@ func (s *Service) setStatus(ctx context.Context, serial *big.Int, fn func(*store
 		return c, err
 	}
 	s.changed(c.Serial)
+	action := map[store.CertStatus]string{store.StatusRevoked: "ca.revoke", store.StatusOnHold: "ca.hold", store.StatusValid: "ca.release"}[c.Status]
+	if err := s.record(ctx, action, c.Serial, map[string]string{"issuer": c.Issuer, "reason": Reason(c.Reason).String()}); err != nil {
+		return c, err
+	}
 	if err := s.RefreshCRL(ctx, c.Issuer); err != nil {
 		return c, fmt.Errorf("certificate %s changed, but its CRL was not regenerated: %w", c.Serial, err)
 	}

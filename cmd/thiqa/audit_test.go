@@ -24,8 +24,9 @@ import (
 	"github.com/thiqa/thiqa/store"
 )
 
-// auditDataDir makes a data directory whose audit log holds 10 records,
-// with checkpoints at sizes 6 and 10.
+// auditDataDir makes a data directory whose audit log holds the key
+// ceremony's record and 10 more (record i+1 is about identity:i), with
+// checkpoints at sizes 7 and 11.
 func auditDataDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
@@ -99,10 +100,10 @@ func TestAuditVerify(t *testing.T) {
 		code   int
 		want   string
 	}{
-		{"untouched", func(*testing.T, string) {}, 0, "OK 10 records, 2 signed checkpoints"},
+		{"untouched", func(*testing.T, string) {}, 0, "OK 11 records, 2 signed checkpoints"},
 		{"record changed", func(t *testing.T, dir string) {
 			tamper(t, dir, "audit_records", func(b *bolt.Bucket) error {
-				v := strings.Replace(string(b.Get(idx(3))), "identity:3", "identity:X", 1)
+				v := strings.Replace(string(b.Get(idx(3))), "identity:2", "identity:X", 1)
 				return b.Put(idx(3), []byte(v))
 			})
 		}, 1, "FAIL record 3: stored leaf hash differs from the record's"},
@@ -112,7 +113,7 @@ func TestAuditVerify(t *testing.T) {
 		{"checkpoint changed", func(t *testing.T, dir string) {
 			tamper(t, dir, "audit_checkpoints", func(b *bolt.Bucket) error {
 				var c store.AuditCheckpoint
-				if err := json.Unmarshal(b.Get(idx(6)), &c); err != nil {
+				if err := json.Unmarshal(b.Get(idx(7)), &c); err != nil {
 					return err
 				}
 				c.Note = []byte(strings.Replace(string(c.Note), "time 2026-11-01", "time 2026-11-02", 1))
@@ -120,9 +121,9 @@ func TestAuditVerify(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				return b.Put(idx(6), v)
+				return b.Put(idx(7), v)
 			})
-		}, 1, "FAIL checkpoint of size 6: signature does not verify"},
+		}, 1, "FAIL checkpoint of size 7: signature does not verify"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,7 +138,7 @@ func TestAuditVerify(t *testing.T) {
 	t.Run("pinned key", func(t *testing.T) {
 		out, code := run(t, nil, "audit", "checkpoint", "--data", base)
 		_, vkey, ok := strings.Cut(out, "verifier key: ")
-		if code != 0 || !ok || !strings.Contains(out, "thiqa.jo/audit\n10\n") {
+		if code != 0 || !ok || !strings.Contains(out, "thiqa.jo/audit\n11\n") {
 			t.Fatalf("audit checkpoint: exit %d\n%s", code, out)
 		}
 		other := auditDataDir(t)
@@ -147,20 +148,20 @@ func TestAuditVerify(t *testing.T) {
 			t.Fatalf("verify with the right key: exit %d\n%s", code, out)
 		}
 		out, code = run(t, nil, "audit", "verify", "--data", base, "--key", otherKey)
-		if code != 1 || !strings.Contains(out, "FAIL checkpoint of size 6: not signed by the log's key") {
+		if code != 1 || !strings.Contains(out, "FAIL checkpoint of size 7: not signed by the log's key") {
 			t.Fatalf("verify with another key: exit %d\n%s", code, out)
 		}
 	})
 	t.Run("show", func(t *testing.T) {
-		out, code := run(t, nil, "audit", "show", "2", "--data", base)
+		out, code := run(t, nil, "audit", "show", "3", "--data", base)
 		if code != 0 || !strings.Contains(out, `"subject": "identity:2"`) || strings.Contains(out, "9900000002") {
 			t.Fatalf("audit show: exit %d\n%s", code, out)
 		}
-		out, code = run(t, nil, "audit", "show", "2", "--details", "--data", base)
+		out, code = run(t, nil, "audit", "show", "3", "--details", "--data", base)
 		if code != 0 || !strings.Contains(out, "9900000002") {
 			t.Fatalf("audit show --details: exit %d\n%s", code, out)
 		}
-		if out, code := run(t, nil, "audit", "show", "10", "--data", base); code == 0 {
+		if out, code := run(t, nil, "audit", "show", "11", "--data", base); code == 0 {
 			t.Fatalf("audit show beyond the log: exit 0\n%s", out)
 		}
 	})
@@ -213,7 +214,7 @@ func TestServeAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, code = run(t, nil, "audit", "verify", "--data", data, "--key", other.Verifier().Key())
-	if code != 1 || !strings.Contains(out, "FAIL checkpoint of size 0: not signed by the log's key") {
+	if code != 1 || !strings.Contains(out, "FAIL checkpoint of size 1: not signed by the log's key") {
 		t.Fatalf("audit verify --key (another) on a served directory: exit %d\n%s", code, out)
 	}
 	if out, code := run(t, nil, "audit", "show", "0", "--data", data); code == 0 || !strings.Contains(out, "stop thiqa serve") {

@@ -120,14 +120,14 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		return nil, created, fmt.Errorf("open node: %w", err)
 	}
 	n := &Node{Dir: opts.Dir, Keys: keys, Wrapped: cust.wrapped, closeKeys: cust.close, Store: st, Metrics: m, clock: opts.Clock}
-	caOpts := ca.Options{Clock: opts.Clock}
-	n.CA, err = ca.Open(ctx, keys, st, caOpts)
-	if errors.Is(err, ca.ErrNotInitialized) && opts.Create {
-		n.CA, err = ca.Init(ctx, opts.CA, keys, st, caOpts)
-		created.Ceremony = err == nil
-	}
+	n.Audit, err = openAudit(ctx, keys, st, opts.Clock, m)
 	if err == nil {
-		n.Audit, err = openAudit(ctx, keys, st, opts.Clock, m)
+		caOpts := ca.Options{Clock: opts.Clock, Audit: n.Audit}
+		n.CA, err = ca.Open(ctx, keys, st, caOpts)
+		if errors.Is(err, ca.ErrNotInitialized) && opts.Create {
+			n.CA, err = ca.Init(ctx, opts.CA, keys, st, caOpts)
+			created.Ceremony = err == nil
+		}
 	}
 	if err == nil {
 		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock})
