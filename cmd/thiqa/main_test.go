@@ -125,6 +125,8 @@ func TestHelp(t *testing.T) {
 		{"--help"}, {"serve", "--help"}, {"init", "--help"}, {"ca", "--help"},
 		{"ca", "revoke", "--help"}, {"ca", "issue", "--help"}, {"ca", "crl", "--help"},
 		{"ca", "list", "--help"}, {"ca", "show", "--help"}, {"ca", "release", "--help"},
+		{"sign", "--help"}, {"verify", "--help"}, {"audit", "--help"}, {"admin", "--help"},
+		{"backup", "--help"}, {"restore", "--help"}, {"hsm", "--help"},
 	} {
 		out, code := run(t, nil, args...)
 		if code != 0 || !strings.Contains(out, "Usage:") || !strings.Contains(out, "Example") {

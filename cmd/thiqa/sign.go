@@ -26,11 +26,7 @@ type signFlags struct {
 	g                                     *globals // nil: no custody keys
 }
 
-// newSignCmd returns "thiqa sign": PAdES signing of one PDF with a key
-// file (PKCS#8, SEC1 or PKCS#1 PEM, or PKCS#12).
-func newSignCmd() *cobra.Command { return newSignCmdWith(nil) }
-
-// newSignCmdWith is newSignCmd that also takes "--key custody:ID", a key
+// newSignCmdWith is the sign command; it also takes "--key custody:ID", a key
 // held in the key custody of the data directory of g (the server must be
 // stopped: the store admits one process).
 func newSignCmdWith(g *globals) *cobra.Command {
@@ -38,7 +34,11 @@ func newSignCmdWith(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sign --in IN.pdf --out OUT.pdf --key KEY [--cert CERT]",
 		Short: "Sign a PDF (PAdES B-B, B-T, B-LT or B-LTA)",
-		Args:  cobra.NoArgs,
+		Example: `  thiqa sign --in contract.pdf --out signed.pdf --key me.key --cert me.pem --chain ca.pem
+  thiqa sign --in contract.pdf --out signed.pdf --key me.p12 --level B-LT --tsa http://127.0.0.1:8080/tsa
+  thiqa sign --in form.pdf --out sealed.pdf --key custody:eseal-moh --cert eseal.pem \
+      --level B-LTA --tsa http://127.0.0.1:8080/tsa --visible 1,350,50,220,80 --name-ar "وزارة الصحة"`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			key, opts, done, err := f.options(cmd)
 			if err != nil {

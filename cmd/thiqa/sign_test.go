@@ -91,7 +91,7 @@ func TestSignCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".pdf")
-			cmd := newSignCmd()
+			cmd := newSignCmdWith(nil)
 			cmd.SetArgs(append([]string{"--in", in, "--out", out}, tt.args...))
 			var stdout bytes.Buffer
 			cmd.SetOut(&stdout)
@@ -112,7 +112,7 @@ func TestSignCommand(t *testing.T) {
 		})
 	}
 	// Bad flags are errors, and no output file appears.
-	cmd := newSignCmd()
+	cmd := newSignCmdWith(nil)
 	bad := filepath.Join(dir, "bad.pdf")
 	cmd.SetArgs([]string{"--in", in, "--out", bad, "--key", keyPEM, "--cert", certPEM, "--level", "B-T"})
 	cmd.SetOut(new(bytes.Buffer))
@@ -166,7 +166,7 @@ func TestSignCustodyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Without a data directory, custody keys are refused.
-	cmd = newSignCmd()
+	cmd = newSignCmdWith(nil)
 	cmd.SetArgs([]string{"--in", in, "--out", out + "2", "--key", "custody:test-seal", "--cert", certPEM})
 	cmd.SetOut(new(bytes.Buffer))
 	cmd.SetErr(new(bytes.Buffer))
