@@ -140,6 +140,7 @@ var (
 	ErrUnauthorized = errors.New("authentication required")
 	ErrForbidden    = errors.New("not allowed")
 	ErrUnavailable  = errors.New("service not configured")
+	ErrMediaType    = errors.New("unsupported media type")
 )
 
 // errorMap maps error values to problem statuses and stable type slugs. It
@@ -154,6 +155,7 @@ var errorMap = []struct {
 	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
 	{ErrForbidden, http.StatusForbidden, "forbidden"},
 	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{ErrMediaType, http.StatusUnsupportedMediaType, "unsupported-media-type"},
 }
 
 // writeError sends err as a problem document. Errors not in errorMap are

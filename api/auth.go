@@ -70,6 +70,8 @@ var routeAccess = map[string]access{
 	"POST /api/v1/me/devices/{device}/disable": Citizen,
 	"POST /api/v1/me/suspend":                  Citizen,
 	"POST /api/v1/me/revoke":                   Citizen,
+	// Verification (api/verify.go): public, like the /verify/ page.
+	"POST /api/v1/verify": everyone,
 	// Signing (api/signing.go): agencies and citizens ask, citizens approve.
 	"POST /api/v1/sign-requests":                           Agency | Citizen,
 	"GET /api/v1/sign-requests":                            Citizen,

@@ -33,10 +33,11 @@ func init() {
 // verifyRoutes serves POST /api/v1/verify: the body is a PDF
 // (application/pdf or any other type) or a multipart form whose "file"
 // part is the PDF; the answer is the JSON validation report (schema
-// validate.SchemaVersion), 200 whatever the verdict. The endpoint is
-// public for now; the server's body limit bounds the upload.
+// validate.SchemaVersion), 200 whatever the verdict. Anyone may call it
+// (routeAccess); the server's body limit bounds the upload.
 func (s *Server) verifyRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/v1/verify", func(w http.ResponseWriter, r *http.Request) {
+	const pattern = "POST /api/v1/verify"
+	mux.HandleFunc(pattern, s.authorize(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if s.Verifier == nil {
 			s.writeError(w, r, ErrUnavailable)
 			return
@@ -52,13 +53,16 @@ func (s *Server) verifyRoutes(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusOK, rep)
-	})
+	}))
 }
 
 // readPDFBody returns the uploaded PDF: the raw body, or the "file" part
 // of a multipart form.
 func readPDFBody(r *http.Request) ([]byte, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/pdf" && mt != "multipart/form-data" {
+		return nil, fmt.Errorf("%w: send application/pdf or multipart/form-data with a \"file\" part, not %q", ErrMediaType, mt)
+	}
 	var src io.Reader = r.Body
 	if mt == "multipart/form-data" {
 		mr, err := r.MultipartReader()

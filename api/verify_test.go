@@ -53,6 +53,8 @@ func TestVerifyEndpoint(t *testing.T) {
 		{"empty", Deps{Verifier: v}, 0, new(bytes.Buffer), "application/pdf", http.StatusBadRequest},
 		{"too large", Deps{Verifier: v}, 1024, bytes.NewBuffer(pdf), "application/pdf", http.StatusRequestEntityTooLarge},
 		{"not configured", Deps{}, 0, bytes.NewBuffer(pdf), "application/pdf", http.StatusServiceUnavailable},
+		{"JSON body", Deps{Verifier: v}, 0, bytes.NewBufferString(`{"pdf":"x"}`), "application/json", http.StatusUnsupportedMediaType},
+		{"no content type", Deps{Verifier: v}, 0, bytes.NewBuffer(pdf), "", http.StatusUnsupportedMediaType},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := New(tc.deps, Options{MaxBody: tc.maxBody})

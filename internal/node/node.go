@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/thiqa/thiqa/internal/backup"
 	"github.com/thiqa/thiqa/internal/metrics"
 	"github.com/thiqa/thiqa/internal/ocspwire"
+	"github.com/thiqa/thiqa/signer/validate"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
@@ -179,7 +181,9 @@ func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", n.CA.Handler())
 	mux.Handle("/audit/", n.Audit.Handler())
-	apiSrv := api.New(api.Deps{Enrollment: n.Enrollment, Signing: n.Signing, CSC: n.Signing}, api.Options{})
+	root, _ := n.CA.AuthorityCertificate(ca.Root)
+	verifier := &validate.Validator{Options: validate.Options{TrustAnchors: []*x509.Certificate{root}, Clock: n.clock}}
+	apiSrv := api.New(api.Deps{Enrollment: n.Enrollment, Signing: n.Signing, CSC: n.Signing, Verifier: verifier}, api.Options{})
 	mux.Handle("/api/v1/", apiSrv)
 	mux.Handle("/csc/v2/", apiSrv)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

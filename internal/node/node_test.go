@@ -65,3 +65,24 @@ func TestOCSPGetWithSlashes(t *testing.T) {
 		t.Fatal("no request with // in its base64 was made")
 	}
 }
+
+// TestVerifyIsWired checks that the node gives the API its validator (the
+// API answers 503 without one).
+func TestVerifyIsWired(t *testing.T) {
+	n, _, err := Open(context.Background(), Options{Dir: filepath.Join(t.TempDir(), "data"), Create: true, CA: ca.DefaultConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	srv := httptest.NewServer(n.Handler())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/api/v1/verify", "application/pdf", strings.NewReader("%PDF-1.7\nnot really\n%%EOF\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "FORMAT_FAILURE") {
+		t.Fatalf("verify: %s %s", resp.Status, body)
+	}
+}
