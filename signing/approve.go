@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ type prepared struct {
 	docs      []*signer.Prepared
 	digests   [][]byte
 	originals [][]byte
+	states    [][]byte // SHA-256 states after each original, if known
 }
 
 // signedDoc is a signed document: the incremental update that follows the
@@ -145,6 +147,7 @@ func (s *Service) prepare(ctx context.Context, r store.SignRequest, id signerIde
 			return nil, fmt.Errorf("%w: document %d (%s): %w", ErrDocument, i, d.Name, err)
 		}
 		p.docs, p.digests, p.originals = append(p.docs, pd), append(p.digests, digest), append(p.originals, b)
+		p.states = append(p.states, d.SHA256State)
 	}
 	return p, nil
 }
@@ -310,7 +313,10 @@ func (s *Service) sign(ctx context.Context, p *prepared, a *enrollment.Approval)
 			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
 		h := sha256.New()
-		h.Write(p.originals[i])
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(p.states[i]); err != nil {
+			h.Reset()
+			h.Write(p.originals[i])
+		}
 		h.Write(w.buf.Bytes())
 		out[i] = signedDoc{update: w.buf.Bytes(), size: d.Len(), sha256: h.Sum(nil)}
 	}

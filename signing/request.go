@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding"
 	"errors"
 	"fmt"
 	"slices"
@@ -128,9 +129,14 @@ func (s *Service) checkDocument(i int, d NewDocument) (store.SignDocument, error
 	if err != nil {
 		return fail("%v", err)
 	}
-	h := sha256.Sum256(d.Content)
-	return store.SignDocument{Name: name, Size: int64(len(d.Content)), SHA256: h[:], Level: d.Level, Visible: d.Visible,
-		Reason: reason, Location: loc}, nil
+	h := sha256.New()
+	h.Write(d.Content)
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return store.SignDocument{}, err
+	}
+	return store.SignDocument{Name: name, Size: int64(len(d.Content)), SHA256: h.Sum(nil), SHA256State: state, Level: d.Level,
+		Visible: d.Visible, Reason: reason, Location: loc}, nil
 }
 
 // Create stores a new sign request. With an idempotency key, the same

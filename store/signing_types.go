@@ -67,6 +67,10 @@ type SignDocument struct {
 	Location string `json:"location,omitempty"`
 	// DTBS is the data-to-be-signed digest shown to the citizen.
 	DTBS []byte `json:"dtbs,omitempty"`
+	// SHA256State is the SHA-256 state after the original's bytes
+	// (encoding.BinaryMarshaler), so that the signed file's hash needs only
+	// the update hashed.
+	SHA256State []byte `json:"sha256_state,omitempty"`
 	// Blob is the key of the original's bytes.
 	Blob         string `json:"blob,omitempty"`
 	SignedSize   int64  `json:"signed_size,omitempty"`
