@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -289,3 +290,14 @@ func pdfsigValid(t testing.TB, path string, root *x509.Certificate) {
 }
 
 var _ = problem.TypeBase
+
+// TestSoleControl: outside package enrollment an approval can only be a
+// zero value, and the key refuses it; a used approval is refused too.
+func TestSoleControl(t *testing.T) {
+	e := newSignEnv(t)
+	for _, a := range []*enrollment.Approval{nil, {}, new(enrollment.Approval)} {
+		if sigs, err := e.svc.SignApproved(context.Background(), a); !errors.Is(err, enrollment.ErrApproval) || sigs != nil {
+			t.Errorf("SignApproved(%v) = %v, %v; want ErrApproval", a, sigs, err)
+		}
+	}
+}
