@@ -26,6 +26,23 @@
 // memory between the two steps, so any replica may finish what another
 // began.
 //
+// # Remote signing (CSC)
+//
+// For the Cloud Signature Consortium API the same rule holds with hashes
+// instead of documents: [Service.AuthorizeHashes] fixes the hashes, the
+// citizen approves exactly them in the app ([Service.BeginHashApproval],
+// [Service.ApproveHashes], which is when the key signs), and the client
+// collects the signatures with a single-use, short-lived SAD
+// ([Service.AuthorizeCheck], [Service.SignHash]).
+//
+// # Storage
+//
+// Originals are stored once, under blob keys that grow with each write
+// (so that a large value never shares a B+tree page with later writes);
+// of a signed document only its incremental update is stored, and the
+// signed PDF is served as the original followed by it. Every transaction
+// function may run twice (bbolt batches them) and writes only its outputs.
+//
 // # Imports
 //
 // signing uses enrollment (approvals, identities), signer (PAdES), ca
