@@ -3,7 +3,14 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"math/big"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -319,5 +326,49 @@ func TestSigningIdempotency(t *testing.T) {
 	e.call(t, "GET", "/api/v1/sign-requests", e.laylaTok, nil, &list)
 	if len(list) != 1 {
 		t.Errorf("%d requests listed, want 1", len(list))
+	}
+}
+
+// TestAgencyMutualTLS: an agency registered with its e-seal certificate
+// is recognised from a verified client certificate; another certificate,
+// or an unverified one, is anonymous.
+func TestAgencyMutualTLS(t *testing.T) {
+	e := newSignEnv(t)
+	mk := func(cn string) *x509.Certificate {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: testNow, NotAfter: testNow.Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return c
+	}
+	seal, other := mk("Ministry e-seal"), mk("Someone else")
+	if _, err := e.signing.AddAgency(context.Background(), signing.NewAgency{Name: "Sealed", Scopes: []string{signing.ScopeSignRequests}, CertDER: seal.Raw}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		cert     *x509.Certificate
+		verified bool
+		status   int
+	}{
+		{"registered e-seal", seal, true, 404}, // let through: the request does not exist
+		{"other certificate", other, true, 401},
+		{"unverified chain", seal, false, 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/api/v1/sign-requests/nope", nil)
+			req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{tc.cert}}
+			if tc.verified {
+				req.TLS.VerifiedChains = [][]*x509.Certificate{{tc.cert}}
+			}
+			rec := httptest.NewRecorder()
+			e.srv.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Errorf("%d %s, want %d", rec.Code, rec.Body, tc.status)
+			}
+		})
 	}
 }
