@@ -106,8 +106,10 @@ func (s *Software) GenerateKey(ctx context.Context, id KeyID, alg Algorithm) (Ke
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// No lock around the write: linking the sealed file into place fails
+	// if the name is taken, so concurrent generations of one identifier
+	// cannot both succeed, and generations of different keys do their
+	// fsyncs in parallel.
 	if err := writeNew(s.path(id), sealed); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("%w: %s", ErrKeyExists, id)
@@ -115,7 +117,9 @@ func (s *Software) GenerateKey(ctx context.Context, id KeyID, alg Algorithm) (Ke
 		return nil, fmt.Errorf("generate key %s: %w", id, err)
 	}
 	k := &softKey{id: id, alg: alg, signer: priv.(crypto.Signer)}
+	s.mu.Lock()
 	s.keys[id] = k
+	s.mu.Unlock()
 	return k, nil
 }
 

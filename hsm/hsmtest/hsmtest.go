@@ -76,6 +76,33 @@ func Run(t *testing.T, open func(t *testing.T) hsm.Custody) {
 			t.Errorf("GenerateKey(DSA) = %v, want ErrBadAlgorithm", err)
 		}
 	})
+	t.Run("ConcurrentGenerateOneWins", func(t *testing.T) {
+		c := open(t)
+		var wg sync.WaitGroup
+		results := make(chan error, 8)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := c.GenerateKey(ctx, "contested", hsm.ECDSAP256)
+				results <- err
+			}()
+		}
+		wg.Wait()
+		close(results)
+		wins := 0
+		for err := range results {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, hsm.ErrKeyExists):
+				t.Errorf("GenerateKey: %v", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d concurrent generations of one identifier succeeded, want 1", wins)
+		}
+	})
 	t.Run("Concurrent", func(t *testing.T) {
 		c := open(t)
 		if _, err := c.GenerateKey(ctx, "shared", hsm.ECDSAP256); err != nil {
