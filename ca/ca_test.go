@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	zx509 "github.com/zmap/zcrypto/x509"
+	"github.com/zmap/zlint/v3"
+	zl "github.com/zmap/zlint/v3/lint"
+
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/store"
 )
@@ -439,4 +443,39 @@ func FuzzParseCSR(f *testing.F) {
 			t.Fatalf("unexpected error class: %v", err)
 		}
 	})
+}
+
+// TestTLSLintsDoNotApply runs the lint sources that issuance skips (TLS and
+// code-signing) on every end-entity profile, with each key type a request
+// may carry: none of their lints may apply beyond an informational notice,
+// or issuance would be skipping a real check.
+func TestTLSLintsDoNotApply(t *testing.T) {
+	env := newTestEnv(t)
+	reg, err := zl.GlobalRegistry().Filter(zl.FilterOptions{IncludeSources: tlsOnlySources})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	keys := map[string]crypto.PublicKey{"P-256": ecKey(t, elliptic.P256()).Public(), "P-384": ecKey(t, elliptic.P384()).Public(), "RSA-2048": rsaKey.Public()}
+	for _, p := range Profiles {
+		for kname, pub := range keys {
+			s := citizen()
+			if p == ESeal {
+				s = eseal()
+			}
+			c, err := env.svc.Issue(context.Background(), Request{Profile: p, PublicKey: pub, Subject: s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			zc, err := zx509.ParseCertificate(c.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, r := range zlint.LintCertificateEx(zc, reg).Results {
+				if r.Status != zl.NA && r.Status != zl.NE && r.Status != zl.Notice {
+					t.Errorf("%s with %s: skipped lint %s applies (%s)", p, kname, name, r.Status)
+				}
+			}
+		}
+	}
 }

@@ -145,7 +145,11 @@ func (s *Service) check(req Request) (*approved, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lint copy: %w", err)
 	}
-	if err := lintDER(lintDERCopy); err != nil {
+	reg, err := issuanceRegistry()
+	if err != nil {
+		return nil, fmt.Errorf("%w: zlint registry: %v", ErrLint, err)
+	}
+	if err := lintDER(lintDERCopy, reg); err != nil {
 		return nil, err
 	}
 	return &approved{profile: req.Profile, issuer: issuer, tbs: tbs, sigAlg: sigAlg, sig: sig}, nil
