@@ -194,6 +194,10 @@ func (s *Service) setState(ctx context.Context, r store.SignRequest, state, reas
 // citizen's passkey approval of exactly their digests.
 func (s *Service) BeginApproval(ctx context.Context, by Principal, id string) (Challenge, error) {
 	fail := func(err error) (Challenge, error) { return Challenge{}, fmt.Errorf("begin approval: %w", err) }
+	if err := s.acquire(ctx); err != nil {
+		return fail(err)
+	}
+	defer s.release()
 	r, err := s.pending(ctx, by, id)
 	if err != nil {
 		return fail(err)
@@ -243,6 +247,10 @@ func (s *Service) BeginApproval(ctx context.Context, by Principal, id string) (C
 // evidence record each. One approval signs the whole request.
 func (s *Service) Approve(ctx context.Context, by Principal, id, ceremonyID string, assertion []byte) (RequestView, error) {
 	fail := func(err error) (RequestView, error) { return RequestView{}, fmt.Errorf("approve: %w", err) }
+	if err := s.acquire(ctx); err != nil {
+		return fail(err)
+	}
+	defer s.release()
 	r, err := s.pending(ctx, by, id)
 	if err != nil {
 		return fail(err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -67,6 +68,11 @@ type Options struct {
 	ApprovalTTL time.Duration
 	// VerifyBaseURL goes in the visible stamps' QR codes.
 	VerifyBaseURL string
+	// MaxConcurrent bounds the approvals being prepared or signed at once
+	// (default 4 per CPU); others wait their turn, in order, so that a
+	// burst neither exhausts memory (each holds its documents) nor
+	// stretches every approval's latency.
+	MaxConcurrent int
 	// Webhooks sends the agencies' webhooks (default a client with a 10 s
 	// timeout); nil Clock means time.Now, nil Rand crypto/rand.
 	Webhooks *http.Client
@@ -81,7 +87,20 @@ type Service struct {
 	trust Trust
 	opts  Options
 	hooks sync.WaitGroup
+	slots chan struct{}
 }
+
+// acquire waits for a slot to prepare or sign, or for ctx to end.
+func (s *Service) acquire(ctx context.Context) error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) release() { <-s.slots }
 
 // New returns the service.
 func New(st Store, ra Approver, trust Trust, opts Options) (*Service, error) {
@@ -110,7 +129,10 @@ func New(st Store, ra Approver, trust Trust, opts Options) (*Service, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
-	return &Service{st: st, ra: ra, trust: trust, opts: opts}, nil
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = 4 * runtime.GOMAXPROCS(0)
+	}
+	return &Service{st: st, ra: ra, trust: trust, opts: opts, slots: make(chan struct{}, opts.MaxConcurrent)}, nil
 }
 
 // Limits returns the limits in force.
