@@ -82,6 +82,7 @@ var routeAccess = map[string]access{
 	"POST /api/v1/sign-requests/{id}/approval/begin":       Citizen,
 	"POST /api/v1/sign-requests/{id}/approval/finish":      Citizen,
 	"POST /api/v1/sign-requests/{id}/reject":               Citizen,
+	"GET /api/v1/csc-authorizations":                       Citizen,
 	"GET /api/v1/csc-authorizations/{id}":                  Citizen,
 	"POST /api/v1/csc-authorizations/{id}/approval/begin":  Citizen,
 	"POST /api/v1/csc-authorizations/{id}/approval/finish": Citizen,

@@ -37,6 +37,7 @@ type CSCService interface {
 	SignHash(ctx context.Context, by signing.Principal, credentialID, sad string, hashes [][]byte, hashAlg string) ([][]byte, error)
 	Timestamp(ctx context.Context, hash []byte, hashAlg string) ([]byte, error)
 	HashAuthorizationOf(ctx context.Context, by signing.Principal, id string) (signing.HashAuthorization, error)
+	PendingHashAuthorizations(ctx context.Context, by signing.Principal) ([]signing.HashAuthorization, error)
 	BeginHashApproval(ctx context.Context, by signing.Principal, id string) (signing.Challenge, error)
 	ApproveHashes(ctx context.Context, by signing.Principal, id, ceremonyID string, assertion []byte) (signing.HashAuthorization, error)
 	RejectHashes(ctx context.Context, by signing.Principal, id string) (signing.HashAuthorization, error)
@@ -390,6 +391,9 @@ func cscApprovalRoutes(s *Server, mux *http.ServeMux) {
 	}
 	by := signingPrincipal
 	ok := func(v any, err error) (int, any, error) { return http.StatusOK, v, err }
+	route("GET /api/v1/csc-authorizations", func(r *http.Request) (int, any, error) {
+		return ok(s.CSC.PendingHashAuthorizations(r.Context(), by(r)))
+	})
 	route("GET /api/v1/csc-authorizations/{id}", func(r *http.Request) (int, any, error) {
 		return ok(s.CSC.HashAuthorizationOf(r.Context(), by(r), r.PathValue("id")))
 	})

@@ -253,6 +253,10 @@ func TestCSCFlow(t *testing.T) {
 			if sad, err := c.authorizeCheck(ids[0], authID); err != nil || sad != "" {
 				t.Fatalf("check before approval: %q %v", sad, err)
 			}
+			var pending []signing.HashAuthorization
+			if rec := e.call(t, "GET", "/api/v1/csc-authorizations", tok, nil, &pending); rec.Code != 200 || len(pending) != 1 || pending[0].ID != authID {
+				t.Fatalf("the app's list: %d %s", rec.Code, rec.Body)
+			}
 			e.approveCSC(t, ph, tok, authID)
 			sad, err := c.authorizeCheck(ids[0], authID)
 			if err != nil || sad == "" {

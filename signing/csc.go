@@ -168,10 +168,52 @@ func (s *Service) AuthorizeHashes(ctx context.Context, by Principal, credentialI
 	now := s.now()
 	r := hashAuthRecord{HashAuthorization: HashAuthorization{ID: id, NationalID: by.Citizen.NationalID, CredentialID: cred.ID,
 		Hashes: hashes, Description: description, State: HashPending, Created: now, Expires: now.Add(maxHashAuthLife)}}
-	if err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error { return putHashAuth(tx, r) }); err != nil {
+	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+		if err := tx.PutBlob(pendingKey(r.NationalID, r.ID), nil); err != nil {
+			return err
+		}
+		return putHashAuth(tx, r)
+	})
+	if err != nil {
 		return fail(err)
 	}
 	return r.HashAuthorization, nil
+}
+
+// pendingKey indexes a citizen's authorizations for the app's list.
+func pendingKey(nid, id string) string { return "csc-by-citizen/" + nid + "/" + id }
+
+// maxListedAuthorizations bounds the app's list.
+const maxListedAuthorizations = 100
+
+// PendingHashAuthorizations lists the citizen's authorizations waiting for
+// approval, oldest first.
+func (s *Service) PendingHashAuthorizations(ctx context.Context, by Principal) ([]HashAuthorization, error) {
+	if !by.isCitizen() {
+		return nil, fmt.Errorf("list authorizations: %w", ErrForbidden)
+	}
+	out := []HashAuthorization{}
+	err := s.st.SigningView(ctx, func(tx store.SigningTx) error {
+		prefix := pendingKey(by.Citizen.NationalID, "")
+		keys, err := tx.BlobKeys(prefix, 10*maxListedAuthorizations)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			r, err := s.loadHashAuth(tx, by, k[len(prefix):])
+			if err != nil {
+				return err
+			}
+			if r.State == HashPending && len(out) < maxListedAuthorizations {
+				out = append(out, r.HashAuthorization)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list authorizations: %w", err)
+	}
+	return out, nil
 }
 
 // HashAuthorizationOf returns an authorization of the citizen, for review

@@ -185,6 +185,15 @@ func (t *boltSigningTx) NextBlobSequence() (uint64, error) {
 	return t.b(bucketSignBlobs).NextSequence()
 }
 
+func (t *boltSigningTx) BlobKeys(prefix string, max int) ([]string, error) {
+	var out []string
+	c := t.b(bucketSignBlobs).Cursor()
+	for k, _ := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)) && len(out) < max; k, _ = c.Next() {
+		out = append(out, string(k))
+	}
+	return out, nil
+}
+
 func (t *boltSigningTx) PutBlob(key string, b []byte) error {
 	return t.b(bucketSignBlobs).Put([]byte(key), b)
 }

@@ -123,6 +123,8 @@ type SigningTx interface {
 	// then only ever go at the end of the B+tree, and writing one does not
 	// rewrite pages that hold others.
 	NextBlobSequence() (uint64, error)
+	// BlobKeys lists up to max keys that start with prefix, in order.
+	BlobKeys(prefix string, max int) ([]string, error)
 	// PutBlob stores bytes under key; Blob returns a copy.
 	PutBlob(key string, b []byte) error
 	Blob(key string) ([]byte, error)

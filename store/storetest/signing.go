@@ -130,6 +130,9 @@ func RunSigning(t *testing.T, open func(t *testing.T) SigningStore) {
 			if _, err := tx.Idempotency("ag2", "k"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("Idempotency of another owner = %v", err)
 			}
+			if keys, err := tx.BlobKeys("r1/", 10); err != nil || len(keys) != 1 || keys[0] != "r1/0/in" {
+				t.Errorf("BlobKeys = %v, %v", keys, err)
+			}
 			if b, err := tx.Blob("r1/0/in"); err != nil || string(b) != "%PDF-1.7" {
 				t.Errorf("Blob = %q, %v", b, err)
 			}
