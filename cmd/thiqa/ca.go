@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -33,6 +34,21 @@ func (g *globals) operator(cmd *cobra.Command) (ca.Operator, func(), error) {
 		return nil, nil, fmt.Errorf("%w, and its admin socket does not answer: %w", err, derr)
 	}
 	return c, func() {}, nil
+}
+
+// onCertificate parses the serial argument, reaches the operator and calls
+// fn with both: the shape of every single-certificate command.
+func (g *globals) onCertificate(cmd *cobra.Command, arg string, fn func(op ca.Operator, serial *big.Int) error) error {
+	serial, err := ca.ParseSerial(arg)
+	if err != nil {
+		return err
+	}
+	op, done, err := g.operator(cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(op, serial)
 }
 
 func newCACmd(g *globals) *cobra.Command {
@@ -92,20 +108,13 @@ func newCAShowCmd(g *globals) *cobra.Command {
 		Example: "  thiqa ca show 4f1c09a2…\n  thiqa ca show 4f1c09a2… --format json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			serial, err := ca.ParseSerial(args[0])
-			if err != nil {
-				return err
-			}
-			op, done, err := g.operator(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			c, err := op.Lookup(cmd.Context(), serial)
-			if err != nil {
-				return err
-			}
-			return printCertificate(cmd.OutOrStdout(), c, format)
+			return g.onCertificate(cmd, args[0], func(op ca.Operator, serial *big.Int) error {
+				c, err := op.Lookup(cmd.Context(), serial)
+				if err != nil {
+					return err
+				}
+				return printCertificate(cmd.OutOrStdout(), c, format)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
@@ -147,21 +156,14 @@ Reasons: ` + fmt.Sprint(ca.ReasonNames()),
 			if err != nil {
 				return exitError{3, err}
 			}
-			serial, err := ca.ParseSerial(args[0])
-			if err != nil {
-				return err
-			}
-			op, done, err := g.operator(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			c, err := op.Revoke(cmd.Context(), serial, r)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (%s) at %s\n", c.Serial, c.Status, ca.Reason(c.Reason), c.RevokedAt.Format(time.RFC3339))
-			return nil
+			return g.onCertificate(cmd, args[0], func(op ca.Operator, serial *big.Int) error {
+				c, err := op.Revoke(cmd.Context(), serial, r)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (%s) at %s\n", c.Serial, c.Status, ca.Reason(c.Reason), c.RevokedAt.Format(time.RFC3339))
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "RFC 5280 reason (required)")
@@ -179,21 +181,14 @@ func newCAReleaseCmd(g *globals) *cobra.Command {
 		Example: "  thiqa ca release 4f1c09a2…",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			serial, err := ca.ParseSerial(args[0])
-			if err != nil {
-				return err
-			}
-			op, done, err := g.operator(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			c, err := op.Release(cmd.Context(), serial)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", c.Serial, c.Status)
-			return nil
+			return g.onCertificate(cmd, args[0], func(op ca.Operator, serial *big.Int) error {
+				c, err := op.Release(cmd.Context(), serial)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", c.Serial, c.Status)
+				return nil
+			})
 		},
 	}
 }
