@@ -138,7 +138,7 @@ func (s *Service) BeginApproval(ctx context.Context, by Principal, sc ApprovalSc
 	}
 	challenge := ApprovalChallenge(sc, by.Credential, nonce)
 	var out ApprovalBegun
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		id, err := tx.IdentityByID(by.IdentityID)
 		if err != nil || id.ID != by.IdentityID {
 			return ErrUnauthenticated
@@ -233,7 +233,7 @@ func (s *Service) FinishApproval(ctx context.Context, by Principal, ceremonyID s
 	// challenge. (An accepted one deletes it in its own transaction.)
 	defer func() {
 		if err != nil {
-			s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error { return tx.DeleteCeremony(c.ID) })
+			s.update(ctx, func(tx store.EnrollmentTx) error { return tx.DeleteCeremony(c.ID) })
 		}
 	}()
 	if c.IdentityID != by.IdentityID || c.NationalID != by.NationalID {
@@ -279,7 +279,7 @@ func (s *Service) FinishApproval(ctx context.Context, by Principal, ceremonyID s
 	now := s.now()
 	a := &Approval{identityID: id.ID, nationalID: id.NationalID, credential: cred.ID, scope: sc,
 		signCount: cred.Authenticator.SignCount, at: now, challenge: bytes.Clone(challenge)}
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		if err := tx.DeleteCeremony(c.ID); err != nil {
 			return ErrCeremony
 		}

@@ -155,7 +155,7 @@ func (s *Service) Enrol(ctx context.Context, by Principal, p Proofing) (Enrolmen
 		return out, err
 	}
 	passed := p.DocCheck == "pass" && p.FaceMatch == "pass"
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		out = Enrolment{}
 		rec := store.EnrollmentRecord{NationalID: p.NationalID, GivenName: p.GivenName, Surname: p.Surname,
 			GivenNameAr: p.GivenNameAr, SurnameAr: p.SurnameAr, DateOfBirth: p.DateOfBirth, DocType: p.DocType,
@@ -256,7 +256,7 @@ func (s *Service) ReissueCode(ctx context.Context, by Principal, nationalID stri
 		return ActivationCode{}, err
 	}
 	now := s.now()
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		id, err := tx.Identity(nid)
 		if err != nil {
 			return notFound(err, "identity")

@@ -49,7 +49,7 @@ func (s *Service) issue(ctx context.Context, id store.Identity) (Activation, err
 		}
 	}
 	now := s.now()
-	err := s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err := s.update(ctx, func(tx store.EnrollmentTx) error {
 		cur, err := tx.Identity(id.NationalID)
 		if err != nil {
 			return err
@@ -87,7 +87,7 @@ func (s *Service) change(ctx context.Context, by Principal, nationalID, action, 
 		return store.Identity{}, fmt.Errorf("%s: %w: %w", action, ErrInvalid, err)
 	}
 	var id store.Identity
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		var err error
 		if id, err = tx.Identity(nid); err != nil {
 			return notFound(err, "identity")
@@ -243,7 +243,7 @@ func (s *Service) RequestRevocation(ctx context.Context, by Principal, nationalI
 		a.DecidedBy, a.DecidedAt, a.Status = by.actor(), now, "approved"
 		return a, s.revoke(ctx, by, id, a)
 	}
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error { return tx.PutApproval(a) })
+	err = s.update(ctx, func(tx store.EnrollmentTx) error { return tx.PutApproval(a) })
 	return a, err
 }
 
@@ -286,7 +286,7 @@ func (s *Service) Approve(ctx context.Context, by Principal, approvalID string, 
 	var a store.Approval
 	var id store.Identity
 	now := s.now()
-	err := s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err := s.update(ctx, func(tx store.EnrollmentTx) error {
 		var err error
 		if a, err = tx.Approval(approvalID); err != nil {
 			return notFound(err, "approval")

@@ -42,7 +42,7 @@ func (s *Service) CreateCentre(ctx context.Context, by Principal, c store.Centre
 		}
 	}
 	c.CreatedAt = s.now()
-	err := s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err := s.update(ctx, func(tx store.EnrollmentTx) error {
 		if err := tx.InsertCentre(c); err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func (s *Service) CreateOfficer(ctx context.Context, by Principal, n NewOfficer)
 	}
 	o := store.Officer{Username: n.Username, Role: n.Role, Centre: n.Centre, PasswordHash: hash,
 		TOTPSecret: key.Secret(), CreatedAt: s.now(), CreatedBy: by.actor()}
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		if o.Centre != "" {
 			if _, err := tx.Centre(o.Centre); err != nil {
 				return notFound(err, "centre "+o.Centre)
@@ -148,7 +148,7 @@ func (s *Service) DisableOfficer(ctx context.Context, by Principal, user, why st
 	if by.Kind == KindOfficer && by.Username == user {
 		return fmt.Errorf("disable officer: %w: not one's own account", ErrForbidden)
 	}
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		o, err := tx.Officer(user)
 		if err != nil {
 			return notFound(err, "officer "+user)
@@ -262,7 +262,7 @@ func (s *Service) OfficerSignIn(ctx context.Context, user, password, code string
 	}
 	p := Principal{Kind: KindOfficer, Username: o.Username, Role: o.Role, Centre: o.Centre, AuthTime: now}
 	var result error
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		result = nil
 		cur, err := tx.Officer(user)
 		if err != nil {
@@ -370,5 +370,5 @@ func activePasskey(id store.Identity, cred []byte) bool {
 // SignOut ends the session of token.
 func (s *Service) SignOut(ctx context.Context, token string) error {
 	h := sha256.Sum256([]byte(token))
-	return s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error { return tx.DeleteSession(h[:]) })
+	return s.update(ctx, func(tx store.EnrollmentTx) error { return tx.DeleteSession(h[:]) })
 }

@@ -118,7 +118,7 @@ func (s *Service) BeginActivation(ctx context.Context, nationalID, code string) 
 	now := s.now()
 	var out Challenge
 	var result error
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		out, result = Challenge{}, nil
 		id, err := tx.Identity(nid)
 		if errors.Is(err, store.ErrNotFound) {
@@ -268,7 +268,7 @@ func (s *Service) FinishActivation(ctx context.Context, ceremonyID, deviceName s
 	pk.Name = name
 	now := s.now()
 	var id store.Identity
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		if err := tx.DeleteCeremony(c.ID); err != nil {
 			return ErrCeremony
 		}

@@ -80,6 +80,9 @@ type Options struct {
 	// Argon2 sizes password hashing (default DefaultArgon2; tests lower
 	// it).
 	Argon2 Argon2Params
+	// Audit receives a pseudonymised copy of every recorded event (nil:
+	// none; the registration records keep them all the same).
+	Audit Auditor
 	// Clock replaces time.Now; Rand replaces crypto/rand.Reader.
 	Clock func() time.Time
 	Rand  io.Reader

@@ -20,7 +20,7 @@ func (s *Service) BeginSignIn(ctx context.Context) (Challenge, error) {
 		return Challenge{}, fmt.Errorf("begin sign-in: webauthn: %w", err)
 	}
 	var out Challenge
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) (err error) {
+	err = s.update(ctx, func(tx store.EnrollmentTx) (err error) {
 		out, err = s.saveCeremony(tx, ceremonySignIn, store.Identity{}, nil, sess, opts)
 		return err
 	})
@@ -80,7 +80,7 @@ func (s *Service) FinishSignIn(ctx context.Context, ceremonyID string, response 
 	}
 	now := s.now()
 	p := Principal{Kind: KindCitizen, IdentityID: id.ID, NationalID: id.NationalID, Credential: cred.ID, AuthTime: now}
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		if err := tx.DeleteCeremony(c.ID); err != nil {
 			return ErrCeremony
 		}
@@ -132,7 +132,7 @@ func (s *Service) BeginAddDevice(ctx context.Context, by Principal) (Challenge, 
 		return Challenge{}, fmt.Errorf("begin add device: %w: sign in again with a passkey first", ErrUnauthenticated)
 	}
 	var out Challenge
-	err := s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err := s.update(ctx, func(tx store.EnrollmentTx) error {
 		id, err := tx.IdentityByID(by.IdentityID)
 		if err != nil || id.ID != by.IdentityID {
 			return ErrUnauthenticated
@@ -171,7 +171,7 @@ func (s *Service) FinishAddDevice(ctx context.Context, by Principal, ceremonyID,
 	pk.Name = name
 	now := s.now()
 	var id store.Identity
-	err = s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		if err := tx.DeleteCeremony(c.ID); err != nil {
 			return ErrCeremony
 		}
