@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/descope/virtualwebauthn"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/hsm"
@@ -40,6 +43,7 @@ type signEnv struct {
 	root    *x509.Certificate
 	// signs counts the calls that reached the citizen's key.
 	signs *atomic.Int64
+	audit *audit.Log
 }
 
 // countingApprover counts SignApproved calls that returned signatures.
@@ -74,18 +78,22 @@ func newSignEnv(t testing.TB) *signEnv {
 	now := testNow
 	e.now = &now
 	clock := func() time.Time { return *e.now }
-	if e.ca, err = ca.Init(context.Background(), ca.DefaultConfig(), keys, st, ca.Options{Clock: clock}); err != nil {
+	logKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if e.audit, err = audit.New(st, logKey, audit.Options{Clock: clock}); err != nil {
+		t.Fatal(err)
+	}
+	if e.ca, err = ca.Init(context.Background(), ca.DefaultConfig(), keys, st, ca.Options{Clock: clock, Audit: e.audit}); err != nil {
 		t.Fatal(err)
 	}
 	if e.root, err = e.ca.AuthorityCertificate(ca.Root); err != nil {
 		t.Fatal(err)
 	}
-	e.svc, err = enrollment.New(st, keys, e.ca, enrollment.Options{Clock: clock, Argon2: enrollment.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}})
+	e.svc, err = enrollment.New(st, keys, e.ca, enrollment.Options{Clock: clock, Audit: e.audit, Argon2: enrollment.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.signs = new(atomic.Int64)
-	if e.signing, err = signing.New(st, countingApprover{e.svc, e.signs}, signing.CATrust(e.ca), signing.Options{Clock: clock, MaxDocuments: 5, MaxDocumentSize: 2 << 20}); err != nil {
+	if e.signing, err = signing.New(st, countingApprover{e.svc, e.signs}, signing.CATrust(e.ca), signing.Options{Clock: clock, Audit: e.audit, MaxDocuments: 5, MaxDocumentSize: 2 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.signing.Wait)
@@ -267,6 +275,31 @@ func TestSigningEndToEnd(t *testing.T) {
 	}
 	if ev[0].Credential != base64.RawURLEncoding.EncodeToString(ph.cred.ID) || len(ev[0].Assertion) == 0 || ev[0].IP == "" {
 		t.Errorf("evidence %+v", ev[0])
+	}
+	// The approval and each signature are in the Merkle audit log, the
+	// citizen named by identity ID only.
+	entries, err := e.st.AuditEntries(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var approvals, signatures int
+	for _, en := range entries {
+		r, err := audit.ParseRecord(en.Record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case r.Action == "signing.sign" && strings.HasPrefix(r.Subject, "sign-request:"+req.ID+"/"):
+			signatures++
+		case r.Action == "enrollment.approve-signature":
+			approvals++
+		}
+		if strings.Contains(string(en.Record), "9861234567") {
+			t.Errorf("national number in audit leaf: %s", en.Record)
+		}
+	}
+	if signatures != 3 || approvals != 1 {
+		t.Errorf("audit log: %d signatures and %d approvals, want 3 and 1", signatures, approvals)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/signer"
 	"github.com/thiqa/thiqa/store"
@@ -366,7 +367,30 @@ func (s *Service) store(ctx context.Context, by Principal, r store.SignRequest, 
 	if err != nil {
 		return r, err
 	}
+	if err := s.audit(ctx, by, evidence); err != nil {
+		return r, err
+	}
 	return saved, nil
+}
+
+// audit appends one record per signature to the audit log before the
+// signatures are reported done. The leaf names the citizen by identity ID;
+// the evidence (national number, hashes, assertion) goes in the details.
+func (s *Service) audit(ctx context.Context, by Principal, evidence []store.SignEvidence) error {
+	if s.opts.Audit == nil {
+		return nil
+	}
+	actor := "citizen:unknown"
+	if by.Citizen != nil && by.Citizen.IdentityID != "" {
+		actor = "citizen:" + by.Citizen.IdentityID
+	}
+	for _, e := range evidence {
+		ev := audit.Event{Actor: actor, Action: "signing.sign", Subject: fmt.Sprintf("sign-request:%s/%d", e.RequestID, e.Document), Details: e}
+		if _, err := s.opts.Audit.Append(ctx, ev); err != nil {
+			return fmt.Errorf("audit signature %s: %w", e.ID, err)
+		}
+	}
+	return nil
 }
 
 // Reject records the citizen's refusal of a request.

@@ -66,6 +66,8 @@ type Options struct {
 	// ApprovalTTL is how long an approval challenge is valid (default and
 	// maximum 5 minutes).
 	ApprovalTTL time.Duration
+	// Audit receives one record per signature made (nil: none).
+	Audit enrollment.Auditor
 	// VerifyBaseURL goes in the visible stamps' QR codes.
 	VerifyBaseURL string
 	// MaxConcurrent bounds the approvals being prepared or signed at once
