@@ -53,6 +53,7 @@ func TestAuditLogCopy(t *testing.T) {
 	for _, want := range []string{
 		"enrollment.centre-create centre:AMM-01",
 		"enrollment.officer-create officer:omar",
+		"officer:omar enrollment.signin officer:omar",
 		"officer:omar enrollment.enrol identity:" + id,
 		"citizen:" + id + " enrollment.activate identity:" + id,
 	} {

@@ -297,6 +297,9 @@ func (s *Service) OfficerSignIn(ctx context.Context, user, password, code string
 		if _, err := tx.PurgeExpired(hash, purgeBatch, now); err != nil {
 			return err
 		}
+		if err := tx.AppendEvent(store.Event{At: now, Actor: "officer:" + user, Action: "signin", Subject: "officer:" + user, Detail: cur.Role + " at " + cur.Centre}); err != nil {
+			return err
+		}
 		return tx.PutSession(store.Session{Hash: hash, Kind: store.SessionOfficer, Subject: cur.Username, Role: cur.Role,
 			Centre: cur.Centre, Created: now, Expires: now.Add(s.opts.OfficerSessionTTL)})
 	})
