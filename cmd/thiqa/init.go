@@ -25,8 +25,18 @@ func caFlags(cmd *cobra.Command) *ca.Config {
 	return &cfg
 }
 
+// storeURL is the store every command opens: "" for the embedded store in
+// the data directory, or a postgres:// URL (--store on init and serve, env
+// THIQA_STORE for every command).
+var storeURL = os.Getenv("THIQA_STORE")
+
+// storeFlag adds --store to cmd.
+func storeFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&storeURL, "store", storeURL, "postgres:// URL of a PostgreSQL database shared by replicas, instead of the embedded store in the data directory (env THIQA_STORE)")
+}
+
 func (g *globals) nodeOptions(create bool, cfg *ca.Config) node.Options {
-	o := node.Options{Dir: g.dataDir, KEKFile: g.kekFile, KEK: os.Getenv("THIQA_KEK"), HSM: g.hsmURI(), Create: create}
+	o := node.Options{Dir: g.dataDir, KEKFile: g.kekFile, KEK: os.Getenv("THIQA_KEK"), HSM: g.hsmURI(), Create: create, Store: storeURL}
 	if cfg != nil {
 		o.CA = *cfg
 	}
@@ -64,6 +74,7 @@ implicitly, with the defaults, on a fresh directory.`,
 		},
 	}
 	cfg = caFlags(cmd)
+	storeFlag(cmd)
 	return cmd
 }
 

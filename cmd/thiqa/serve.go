@@ -106,6 +106,7 @@ creates a new data directory; by default the public URL is http://<addr>.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to serve HTTP on")
 	cfg = caFlags(cmd)
+	storeFlag(cmd)
 	return cmd
 }
 

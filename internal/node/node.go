@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/thiqa/thiqa/api"
@@ -52,6 +53,37 @@ type Options struct {
 	// (defaults "localhost" and "http://localhost:8080", for the pilot).
 	WebAuthnRPID    string
 	WebAuthnOrigins []string
+	// Store, when set, is the postgres:// URL of a PostgreSQL database
+	// shared by every replica, instead of the embedded store in Dir.
+	Store string
+}
+
+// Store is what every service needs of the store: *store.Bolt (the
+// default, embedded in the data directory) or *store.Postgres (shared by
+// replicas).
+type Store interface {
+	ca.Store
+	audit.Store
+	enrollment.Store
+	signing.Store
+	Close() error
+}
+
+var (
+	_ Store = (*store.Bolt)(nil)
+	_ Store = (*store.Postgres)(nil)
+)
+
+// openStore opens the PostgreSQL store when opts.Store names one, the
+// embedded store in the data directory otherwise.
+func openStore(ctx context.Context, opts Options) (Store, error) {
+	switch {
+	case opts.Store == "" || opts.Store == "bolt":
+		return store.OpenBolt(filepath.Join(opts.Dir, "thiqa.db"))
+	case strings.HasPrefix(opts.Store, "postgres://") || strings.HasPrefix(opts.Store, "postgresql://"):
+		return store.OpenPostgres(ctx, opts.Store)
+	}
+	return nil, fmt.Errorf("store %q: want a postgres:// URL or bolt", opts.Store)
 }
 
 // Node is an open data directory.
@@ -62,7 +94,7 @@ type Node struct {
 	// custody as Keys.
 	Wrapped   hsm.WrappedCustody
 	closeKeys func() error
-	Store     *store.Bolt
+	Store     Store
 	CA        *ca.Service
 	// Audit is the tamper-evident audit log; its checkpoints are signed
 	// with the custody key AuditKeyID.
@@ -113,7 +145,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	created.KEK = cust.kekCreated
 	m := metrics.New()
 	keys := m.Custody(cust.keys)
-	st, err := store.OpenBolt(filepath.Join(opts.Dir, "thiqa.db"))
+	st, err := openStore(ctx, opts)
 	if err != nil {
 		cust.close()
 		if errors.Is(err, store.ErrLocked) {
@@ -145,7 +177,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	return n, created, nil
 }
 
-func openAudit(ctx context.Context, keys hsm.Custody, st *store.Bolt, clock func() time.Time, m *metrics.Metrics) (*audit.Log, error) {
+func openAudit(ctx context.Context, keys hsm.Custody, st audit.Store, clock func() time.Time, m *metrics.Metrics) (*audit.Log, error) {
 	key, err := keys.Key(ctx, AuditKeyID)
 	if errors.Is(err, hsm.ErrKeyNotFound) {
 		key, err = keys.GenerateKey(ctx, AuditKeyID, hsm.ECDSAP256)
@@ -220,7 +252,11 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) (backup.Manifest, error)
 	if c, err := n.Audit.Latest(ctx); err == nil {
 		note = c.Note
 	}
-	return backup.Write(ctx, w, backup.Source{DB: n.Store.DB(), KeysDir: filepath.Join(n.Dir, "keys"), AuditCheckpoint: note, Clock: n.clock})
+	b, ok := n.Store.(*store.Bolt)
+	if !ok {
+		return backup.Manifest{}, errors.New("backup: a PostgreSQL store is backed up with PostgreSQL's own tools (pg_basebackup and WAL archiving)")
+	}
+	return backup.Write(ctx, w, backup.Source{DB: b.DB(), KeysDir: filepath.Join(n.Dir, "keys"), AuditCheckpoint: note, Clock: n.clock})
 }
 
 // AdminHandler is everything `thiqa serve` answers on its admin socket: the
