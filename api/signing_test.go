@@ -44,6 +44,7 @@ type signEnv struct {
 	// signs counts the calls that reached the citizen's key.
 	signs *atomic.Int64
 	audit *audit.Log
+	keys  *hsm.Software
 }
 
 // countingApprover counts SignApproved calls that returned signatures.
@@ -75,6 +76,7 @@ func newSignEnv(t testing.TB) *signEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &signEnv{enrEnv: &enrEnv{totp: map[string]string{}, rp: virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}}, st: st}
+	e.keys = keys
 	now := testNow
 	e.now = &now
 	clock := func() time.Time { return *e.now }
@@ -88,7 +90,7 @@ func newSignEnv(t testing.TB) *signEnv {
 	if e.root, err = e.ca.AuthorityCertificate(ca.Root); err != nil {
 		t.Fatal(err)
 	}
-	e.svc, err = enrollment.New(st, keys, e.ca, enrollment.Options{Clock: clock, Audit: e.audit, Argon2: enrollment.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}})
+	e.svc, err = enrollment.New(st, keys, e.ca, enrollment.Options{Clock: clock, Audit: e.audit, Wrapped: keys, Argon2: enrollment.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

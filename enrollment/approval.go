@@ -184,6 +184,7 @@ func (s *Service) BeginApproval(ctx context.Context, by Principal, sc ApprovalSc
 type Approval struct {
 	identityID, nationalID string
 	keyID                  hsm.KeyID
+	wrapped                []byte // the signing key's blob, when wrapped
 	credential             []byte
 	scope                  ApprovalScope
 	signCount              uint32
@@ -303,14 +304,14 @@ func (s *Service) FinishApproval(ctx context.Context, by Principal, ceremonyID s
 		if cur, err = tx.PutIdentity(cur); err != nil {
 			return err
 		}
-		a.keyID = hsm.KeyID(cur.KeyID)
+		a.keyID, a.wrapped = hsm.KeyID(cur.KeyID), cur.SigningKey
 		return tx.AppendEvent(store.Event{At: now, Actor: by.actor(), Action: "approve-signature", Subject: identitySubject(cur.NationalID),
 			Detail: fmt.Sprintf("request %s, %d digests, passkey %s", sc.RequestID, len(sc.Digests), base64.RawURLEncoding.EncodeToString(cred.ID))})
 	})
 	if err != nil {
 		return fail(err)
 	}
-	if a.keyID == "" {
+	if a.keyID == "" && len(a.wrapped) == 0 {
 		return fail(fmt.Errorf("%w: identity has no signing key", ErrState))
 	}
 	return a, nil
@@ -320,7 +321,7 @@ func (s *Service) FinishApproval(ctx context.Context, by Principal, ceremonyID s
 // key in custody, and uses the approval up. It is the only function that
 // reaches a citizen's signing key.
 func (s *Service) SignApproved(ctx context.Context, a *Approval) ([][]byte, error) {
-	if a == nil || a.keyID == "" || len(a.scope.Digests) == 0 {
+	if a == nil || (a.keyID == "" && len(a.wrapped) == 0) || len(a.scope.Digests) == 0 {
 		return nil, fmt.Errorf("sign approved: %w: not a verified approval", ErrApproval)
 	}
 	if !a.used.CompareAndSwap(false, true) {
@@ -328,6 +329,16 @@ func (s *Service) SignApproved(ctx context.Context, a *Approval) ([][]byte, erro
 	}
 	if !s.now().Before(a.scope.Expires) {
 		return nil, fmt.Errorf("sign approved: %w: expired", ErrApproval)
+	}
+	if len(a.wrapped) > 0 {
+		if s.opts.Wrapped == nil {
+			return nil, fmt.Errorf("sign approved: the citizen's key is wrapped but no wrapped custody is configured")
+		}
+		sigs, err := s.opts.Wrapped.SignWithWrapped(ctx, wrappedOwner(a.identityID), a.wrapped, a.scope.Digests, crypto.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("sign approved: %w", err)
+		}
+		return sigs, nil
 	}
 	key, err := s.keys.Key(ctx, a.keyID)
 	if err != nil {

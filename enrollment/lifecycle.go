@@ -2,6 +2,7 @@ package enrollment
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -29,27 +30,86 @@ func (s *Service) key(ctx context.Context, id hsm.KeyID) (hsm.Key, error) {
 	return k, nil
 }
 
+// citizenKeys returns the public keys of an identity being activated,
+// making them on first use: wrapped blobs stored with the identity when the
+// service has WrappedCustody, named custody keys otherwise. An activation
+// retried after a failure reuses them.
+func (s *Service) citizenKeys(ctx context.Context, id store.Identity) (store.Identity, [2]crypto.PublicKey, error) {
+	var pubs [2]crypto.PublicKey
+	if s.opts.Wrapped == nil {
+		keyID := hsm.KeyID("citizen-" + strings.ToLower(id.ID))
+		for i, kid := range []hsm.KeyID{keyID, keyID + "-auth"} {
+			k, err := s.key(ctx, kid)
+			if err != nil {
+				return id, pubs, err
+			}
+			pubs[i] = k.Public()
+		}
+		id.KeyID = string(keyID)
+		return id, pubs, nil
+	}
+	if len(id.SigningKey) == 0 || len(id.AuthKey) == 0 {
+		var blobs, ders [2][]byte
+		for i := range blobs {
+			var pub crypto.PublicKey
+			var err error
+			if blobs[i], pub, err = s.opts.Wrapped.NewWrappedKey(ctx, wrappedOwner(id.ID), hsm.ECDSAP256); err != nil {
+				return id, pubs, fmt.Errorf("citizen key: %w", err)
+			}
+			if ders[i], err = x509.MarshalPKIXPublicKey(pub); err != nil {
+				return id, pubs, fmt.Errorf("citizen key: %w", err)
+			}
+		}
+		// Store the blobs before any certificate names their keys.
+		err := s.update(ctx, func(tx store.EnrollmentTx) error {
+			cur, err := tx.Identity(id.NationalID)
+			if err != nil {
+				return err
+			}
+			if cur.ID != id.ID || cur.State != store.IdentityActivating {
+				return fmt.Errorf("%w: identity changed during activation", ErrState)
+			}
+			cur.SigningKey, cur.AuthKey = blobs[0], blobs[1]
+			cur.SigningPub, cur.AuthPub = ders[0], ders[1]
+			id, err = tx.PutIdentity(cur)
+			return err
+		})
+		if err != nil {
+			return id, pubs, err
+		}
+	}
+	for i, der := range [][]byte{id.SigningPub, id.AuthPub} {
+		pub, err := x509.ParsePKIXPublicKey(der)
+		if err != nil {
+			return id, pubs, fmt.Errorf("citizen key: %w", err)
+		}
+		pubs[i] = pub
+	}
+	return id, pubs, nil
+}
+
+// wrappedOwner is what a citizen's wrapped keys are bound to: the identity
+// generation's ID, so a blob moved to another identity (or kept across a
+// re-enrolment) does not open.
+func wrappedOwner(identityID string) string { return "identity:" + identityID }
+
 // issue makes the keys and certificates of an identity being activated
 // and marks it active.
 func (s *Service) issue(ctx context.Context, id store.Identity) (Activation, error) {
 	subject := ca.Subject{NationalID: id.NationalID, GivenName: id.GivenName, Surname: id.Surname,
 		GivenNameAr: id.GivenNameAr, SurnameAr: id.SurnameAr}
+	id, pubs, err := s.citizenKeys(ctx, id)
+	if err != nil {
+		return Activation{}, fmt.Errorf("activate: %w", err)
+	}
 	var certs [2]*x509.Certificate
-	keyID := hsm.KeyID("citizen-" + strings.ToLower(id.ID))
-	for i, p := range []struct {
-		profile ca.Profile
-		key     hsm.KeyID
-	}{{ca.CitizenSigning, keyID}, {ca.CitizenAuth, keyID + "-auth"}} {
-		k, err := s.key(ctx, p.key)
-		if err != nil {
-			return Activation{}, fmt.Errorf("activate: %w", err)
-		}
-		if certs[i], err = s.ca.Issue(ctx, ca.Request{Profile: p.profile, PublicKey: k.Public(), Subject: subject}); err != nil {
-			return Activation{}, fmt.Errorf("activate: issue %s certificate: %w", p.profile, err)
+	for i, profile := range []ca.Profile{ca.CitizenSigning, ca.CitizenAuth} {
+		if certs[i], err = s.ca.Issue(ctx, ca.Request{Profile: profile, PublicKey: pubs[i], Subject: subject}); err != nil {
+			return Activation{}, fmt.Errorf("activate: issue %s certificate: %w", profile, err)
 		}
 	}
 	now := s.now()
-	err := s.update(ctx, func(tx store.EnrollmentTx) error {
+	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		cur, err := tx.Identity(id.NationalID)
 		if err != nil {
 			return err
@@ -57,13 +117,17 @@ func (s *Service) issue(ctx context.Context, id store.Identity) (Activation, err
 		if cur.ID != id.ID || cur.State != store.IdentityActivating {
 			return fmt.Errorf("%w: identity changed during activation", ErrState)
 		}
-		cur.State, cur.KeyID, cur.UpdatedAt = store.IdentityActive, string(keyID), now
+		cur.State, cur.KeyID, cur.UpdatedAt = store.IdentityActive, id.KeyID, now
 		cur.SigningCert, cur.AuthCert = ca.SerialString(certs[0].SerialNumber), ca.SerialString(certs[1].SerialNumber)
 		if id, err = tx.PutIdentity(cur); err != nil {
 			return err
 		}
+		keys := "keys wrapped by custody"
+		if id.KeyID != "" {
+			keys = "key " + id.KeyID
+		}
 		return tx.AppendEvent(store.Event{At: now, Actor: "citizen:" + id.NationalID, Action: "activate", Subject: identitySubject(id.NationalID),
-			Detail: "key " + string(keyID) + " signing " + id.SigningCert + " auth " + id.AuthCert})
+			Detail: keys + ", signing " + id.SigningCert + " auth " + id.AuthCert})
 	})
 	if err != nil {
 		return Activation{}, fmt.Errorf("activate: %w", err)

@@ -80,6 +80,10 @@ type Options struct {
 	// Argon2 sizes password hashing (default DefaultArgon2; tests lower
 	// it).
 	Argon2 Argon2Params
+	// Wrapped, when set, holds citizens' keys as blobs wrapped by key
+	// custody and stored with the identity (one HSM key-encryption key for
+	// millions of citizens) instead of one named custody key each.
+	Wrapped hsm.WrappedCustody
 	// Audit receives a pseudonymised copy of every recorded event (nil:
 	// none; the registration records keep them all the same).
 	Audit Auditor

@@ -101,7 +101,15 @@ type Identity struct {
 	GivenNameAr string `json:"given_name_ar"`
 	SurnameAr   string `json:"surname_ar"`
 
-	KeyID        string    `json:"key_id,omitempty"`
+	KeyID string `json:"key_id,omitempty"`
+	// SigningKey and AuthKey are the citizen's keys wrapped by key
+	// custody (hsm.WrappedCustody), bound to this identity's ID; empty
+	// when the keys are named custody keys (KeyID).
+	SigningKey []byte `json:"signing_key,omitempty"`
+	AuthKey    []byte `json:"auth_key,omitempty"`
+	// SigningPub and AuthPub are their public keys (PKIX DER).
+	SigningPub   []byte    `json:"signing_pub,omitempty"`
+	AuthPub      []byte    `json:"auth_pub,omitempty"`
 	SigningCert  string    `json:"signing_cert,omitempty"` // serial
 	AuthCert     string    `json:"auth_cert,omitempty"`    // serial
 	Credentials  []Passkey `json:"credentials,omitempty"`

@@ -164,7 +164,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		}
 	}
 	if err == nil {
-		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock, Audit: n.Audit})
+		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock, Audit: n.Audit, Wrapped: n.Wrapped})
 	}
 	if err == nil {
 		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit})
