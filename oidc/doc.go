@@ -1,0 +1,44 @@
+// Package oidc makes Thiqa an OpenID Connect provider for government
+// e-services: a citizen signs in to an agency's portal with the passkey
+// registered at activation, and the agency learns who they are.
+//
+// The protocol is github.com/zitadel/oidc/v3's op package (a certified
+// implementation); this package supplies its storage, the relying parties,
+// the signing key in key custody and the sign-in and consent pages.
+//
+// # Endpoints and their authorization
+//
+// Mounted under the issuer URL (the node serves it at /oidc):
+//
+//   - GET /.well-known/openid-configuration, GET /keys: anyone.
+//   - GET /authorize: anyone; the client must be registered, the
+//     redirect_uri must equal one registered for it, and a PKCE
+//     code_challenge with method S256 is required (refused with
+//     invalid_request otherwise).
+//   - GET /login, POST /login/begin, POST /login/finish: the browser that
+//     holds the authorization request ID; finish requires a passkey
+//     assertion with user verification (enrollment.Service.FinishSignIn),
+//     and binds the request to that browser with a cookie.
+//   - GET /consent, POST /consent: the browser that signed in (cookie
+//     bound to the request).
+//   - POST /oauth/token: confidential clients only (client_secret_basic,
+//     client_secret_post or private_key_jwt); the code is single use,
+//     expires after [Options.CodeTTL] and needs the PKCE verifier.
+//   - GET/POST /userinfo: a bearer access token issued here.
+//   - GET /end_session: anyone; ends the tokens of the hinted subject.
+//
+// # Claims
+//
+// The subject is pairwise: HMAC-SHA256 of the identity ID keyed with the
+// deployment's secret and the client's sector, so two agencies cannot
+// correlate their users. Scope profile gives the names in Latin and
+// Arabic (name#ar, given_name#ar, family_name#ar); scope national_id gives
+// the national number, only when granted to the client. The acr claim is
+// [ACRPasskeyInPerson].
+//
+// Authorization requests, codes and access tokens live in memory (one
+// node); relying parties and the deployment secret live in the store.
+//
+// This package must not import api or cmd; it uses enrollment only
+// through the small [Citizens] interface.
+package oidc

@@ -1,0 +1,264 @@
+package oidc
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/thiqa/thiqa/audit"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+
+// texts are a page's words in one language.
+type texts struct {
+	Title, Intro, Button, Switch, Failed, ConsentTitle, Asks, Allow, Deny string
+	Claims                                                                map[string]string
+}
+
+var words = map[string]texts{
+	"ar": {Title: "الدخول بهوية ثقة الرقمية", Intro: "للمتابعة إلى", Button: "الدخول بمفتاح المرور", Switch: "English",
+		Failed: "تعذر الدخول:", ConsentTitle: "الموافقة على مشاركة البيانات", Asks: "تطلب البيانات التالية:", Allow: "موافق", Deny: "رفض",
+		Claims: map[string]string{"openid": "معرّف خاص بهذه الجهة", "profile": "الاسم بالعربية واللاتينية", ScopeNationalID: "الرقم الوطني"}},
+	"en": {Title: "Sign in with Thiqa digital identity", Intro: "to continue to", Button: "Sign in with passkey", Switch: "العربية",
+		Failed: "Sign-in failed:", ConsentTitle: "Share your details", Asks: "asks for:", Allow: "Allow", Deny: "Deny",
+		Claims: map[string]string{"openid": "an identifier for this agency only", "profile": "your name in Arabic and Latin", ScopeNationalID: "your national number"}},
+}
+
+const cookieName = "thiqa_oidc"
+
+// maxBody bounds the JSON bodies of the sign-in endpoints.
+const maxBody = 64 << 10
+
+type pageData struct {
+	Lang, Dir, Other, ID, Agency string
+	T                            texts
+	Claims                       []string
+}
+
+func (p *Provider) page(w http.ResponseWriter, r *http.Request, name string, a authRequest) {
+	lang := "ar"
+	if r.URL.Query().Get("lang") == "en" {
+		lang = "en"
+	}
+	d := pageData{Lang: lang, Dir: "rtl", Other: "en", ID: a.ID, T: words[lang]}
+	if lang == "en" {
+		d.Dir, d.Other = "ltr", "ar"
+	}
+	c, err := p.d.Clients.OIDCClient(r.Context(), a.ClientID)
+	if err != nil {
+		http.Error(w, "unknown client", http.StatusBadRequest)
+		return
+	}
+	d.Agency = c.NameAr
+	if lang == "en" {
+		d.Agency = c.NameEn
+	}
+	for _, s := range a.Scopes {
+		if t, ok := d.T.Claims[s]; ok {
+			d.Claims = append(d.Claims, t)
+		}
+	}
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, d); err != nil {
+		http.Error(w, "page failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Write(buf.Bytes())
+}
+
+func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
+	a, err := p.st.request(r.URL.Query().Get("id"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	p.page(w, r, "login.html", a)
+}
+
+// finishRequest is the body of POST /login/finish.
+type finishRequest struct {
+	ID         string          `json:"id"`
+	CeremonyID string          `json:"ceremony_id"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+// decodeBody reads a bounded JSON body.
+func decodeBody(r io.Reader, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decode body: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (p *Provider) loginBegin(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID string `json:"id"`
+	}
+	if err := decodeBody(r.Body, &req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if _, err := p.st.request(req.ID); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	ch, err := p.d.Citizens.BeginSignIn(r.Context())
+	if err != nil {
+		http.Error(w, "begin sign-in failed", http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, ch)
+}
+
+func (p *Provider) loginFinish(w http.ResponseWriter, r *http.Request) {
+	var req finishRequest
+	if err := decodeBody(r.Body, &req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	a, err := p.st.request(req.ID)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	tok, who, err := p.d.Citizens.FinishSignIn(r.Context(), req.CeremonyID, req.Credential)
+	if err != nil {
+		http.Error(w, "passkey refused", http.StatusUnauthorized)
+		return
+	}
+	// The provider keeps no enrollment session; it ends at once.
+	p.d.Citizens.SignOut(r.Context(), tok.Token)
+	c, err := p.d.Clients.OIDCClient(r.Context(), a.ClientID)
+	if err != nil {
+		http.Error(w, "unknown client", http.StatusBadRequest)
+		return
+	}
+	bind := make([]byte, 32)
+	if _, err := io.ReadFull(p.opts.Rand, bind); err != nil {
+		http.Error(w, "randomness failed", http.StatusInternalServerError)
+		return
+	}
+	cookie := base64.RawURLEncoding.EncodeToString(bind)
+	h := sha256.Sum256([]byte(cookie))
+	err = p.st.updateRequest(req.ID, func(a *authRequest) error {
+		if a.IdentityID != "" {
+			return ErrUnknownRequest
+		}
+		a.IdentityID, a.NationalID, a.AuthTime, a.Browser = who.IdentityID, who.NationalID, who.AuthTime, h[:]
+		a.Subject = p.subject(c.Sector, who.IdentityID)
+		return nil
+	})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	p.d.Audit.Append(r.Context(), audit.Event{Actor: "citizen:" + who.IdentityID, Action: "oidc-signin", Subject: "oidc-client:" + a.ClientID})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: cookie, Path: issuerPath(p.issuer), HttpOnly: true,
+		Secure: isHTTPS(p.issuer), SameSite: http.SameSiteLaxMode, MaxAge: int(p.opts.RequestTTL.Seconds())})
+	writeJSON(w, http.StatusOK, map[string]string{"next": "consent?id=" + url.QueryEscape(req.ID)})
+}
+
+// signedIn returns the request id when this browser signed in for it.
+func (p *Provider) signedIn(r *http.Request, id string) (authRequest, error) {
+	a, err := p.st.request(id)
+	if err != nil {
+		return a, err
+	}
+	c, err := r.Cookie(cookieName)
+	if err != nil || a.IdentityID == "" {
+		return a, ErrNotSignedIn
+	}
+	h := sha256.Sum256([]byte(c.Value))
+	if subtle.ConstantTimeCompare(h[:], a.Browser) != 1 {
+		return a, ErrNotSignedIn
+	}
+	return a, nil
+}
+
+func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request) {
+	a, err := p.signedIn(r, r.URL.Query().Get("id"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+	p.page(w, r, "consent.html", a)
+}
+
+func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	a, err := p.signedIn(r, r.PostForm.Get("id"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+	allow := r.PostForm.Get("decision") == "allow"
+	p.d.Audit.Append(r.Context(), audit.Event{Actor: "citizen:" + a.IdentityID, Action: "oidc-consent", Subject: "oidc-client:" + a.ClientID,
+		Details: map[string]any{"allowed": allow, "scopes": a.Scopes}})
+	if !allow {
+		p.st.DeleteAuthRequest(r.Context(), a.ID)
+		u, _ := url.Parse(a.RedirectURI)
+		q := u.Query()
+		q.Set("error", string(oidc.AccessDenied))
+		if a.State != "" {
+			q.Set("state", a.State)
+		}
+		u.RawQuery = q.Encode()
+		http.Redirect(w, r, u.String(), http.StatusSeeOther)
+		return
+	}
+	err = p.st.updateRequest(a.ID, func(x *authRequest) error {
+		if x.IdentityID != a.IdentityID {
+			return ErrNotSignedIn
+		}
+		x.Consented = true
+		return nil
+	})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+	http.Redirect(w, r, p.issuer+"/authorize/callback?id="+url.QueryEscape(a.ID), http.StatusSeeOther)
+}
+
+func issuerPath(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Path == "" {
+		return "/"
+	}
+	return u.Path
+}
+
+func isHTTPS(issuer string) bool {
+	u, err := url.Parse(issuer)
+	return err == nil && u.Scheme == "https"
+}
