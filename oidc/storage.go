@@ -288,7 +288,10 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 	return nil
 }
 
-func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+// SetUserinfoFromScopes keeps the ID token to the subject and the
+// authentication claims; the other claims come from userinfo.
+func (s *storage) SetUserinfoFromScopes(_ context.Context, ui *oidc.UserInfo, subject, _ string, _ []string) error {
+	ui.Subject = subject
 	return nil
 }
 
