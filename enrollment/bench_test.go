@@ -60,21 +60,28 @@ func (l *latencies) report(b *testing.B, elapsed, cpu time.Duration) {
 // (one sealed file each) and issuing two certificates (each linted),
 // with the store writes. The citizens are enrolled before the timer.
 func BenchmarkActivation(b *testing.B) {
-	b.Run("software-custody", func(b *testing.B) { benchActivation(b, false) })
-	// The same with citizen keys held in memory: what the rest of the
-	// pipeline allows when key custody does not serialise key creation
-	// (the software custody holds one lock over two fsyncs per key).
-	b.Run("memory-keys", func(b *testing.B) { benchActivation(b, true) })
+	// Citizen keys wrapped by the software custody and stored with the
+	// identity: what `thiqa serve` does.
+	b.Run("wrapped-keys", func(b *testing.B) { benchActivation(b, "wrapped") })
+	// One named, sealed key file per citizen key (two fsyncs each).
+	b.Run("software-custody", func(b *testing.B) { benchActivation(b, "named") })
+	// Citizen keys held in memory: the rest of the pipeline alone.
+	b.Run("memory-keys", func(b *testing.B) { benchActivation(b, "memory") })
 }
 
-func benchActivation(b *testing.B, memKeys bool) {
+func benchActivation(b *testing.B, keys string) {
 	e := newEnv(b)
-	if memKeys {
-		var err error
+	var err error
+	switch keys {
+	case "memory":
 		e.svc, err = New(e.st, &memCustody{keys: map[hsm.KeyID]hsm.Key{}}, e.ca, e.svc.opts)
-		if err != nil {
-			b.Fatal(err)
-		}
+	case "wrapped":
+		opts := e.svc.opts
+		opts.Wrapped = e.keys
+		e.svc, err = New(e.st, e.keys, e.ca, opts)
+	}
+	if err != nil {
+		b.Fatal(err)
 	}
 	e.centre(b, "AMM-01")
 	off := e.officer(b, "omar", store.RoleOfficer, "AMM-01")
