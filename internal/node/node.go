@@ -24,6 +24,7 @@ import (
 	"github.com/thiqa/thiqa/internal/backup"
 	"github.com/thiqa/thiqa/internal/metrics"
 	"github.com/thiqa/thiqa/internal/ocspwire"
+	"github.com/thiqa/thiqa/oidc"
 	"github.com/thiqa/thiqa/signer/validate"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
@@ -104,6 +105,10 @@ type Node struct {
 	Enrollment *enrollment.Service
 	// Signing runs agencies' sign requests and citizens' approvals.
 	Signing *signing.Service
+	// OIDC is the OpenID Connect provider, served at /oidc; its issuer is
+	// the first WebAuthn origin + "/oidc" (the sign-in page must be on a
+	// passkey origin). Nil on a store without relying parties.
+	OIDC *oidc.Provider
 
 	// Metrics are the node's Prometheus metrics, served at /metrics.
 	Metrics *metrics.Metrics
@@ -169,6 +174,15 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	if err == nil {
 		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit})
 	}
+	// The OpenID provider's relying parties live only in the embedded
+	// store so far; on PostgreSQL it is not served.
+	if clients, ok := st.(oidc.Clients); ok && err == nil {
+		origin := "http://localhost:8080"
+		if len(opts.WebAuthnOrigins) > 0 {
+			origin = opts.WebAuthnOrigins[0]
+		}
+		n.OIDC, err = oidc.New(ctx, origin+"/oidc", oidc.Deps{Citizens: n.Enrollment, Clients: clients, Keys: keys, Audit: n.Audit}, oidc.Options{Clock: opts.Clock})
+	}
 	if err != nil {
 		st.Close()
 		cust.close()
@@ -218,6 +232,9 @@ func (n *Node) Handler() http.Handler {
 	apiSrv := api.New(api.Deps{Enrollment: n.Enrollment, Signing: n.Signing, CSC: n.Signing, Verifier: verifier}, api.Options{})
 	mux.Handle("/api/v1/", apiSrv)
 	mux.Handle("/csc/v2/", apiSrv)
+	if n.OIDC != nil {
+		mux.Handle("/oidc/", http.StripPrefix("/oidc", n.OIDC.Handler()))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
