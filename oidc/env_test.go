@@ -208,6 +208,23 @@ func browser(t testing.TB) *http.Client {
 // final redirect to the relying party.
 func (e *env) authorize(t testing.TB, b *http.Client, ph *phone, authURL string) *url.URL {
 	t.Helper()
+	id := e.authorizeUntilConsent(t, b, ph, authURL)
+	resp, err := b.PostForm(e.srv.URL+"/oidc/consent", url.Values{"id": {id}, "decision": {"allow"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatalf("consent: %s, no redirect: %v", resp.Status, err)
+	}
+	return loc
+}
+
+// authorizeUntilConsent signs in with the passkey, checks the consent
+// page and returns the request ID.
+func (e *env) authorizeUntilConsent(t testing.TB, b *http.Client, ph *phone, authURL string) string {
+	t.Helper()
 	resp, err := b.Get(authURL)
 	if err != nil {
 		t.Fatal(err)
@@ -237,16 +254,7 @@ func (e *env) authorize(t testing.TB, b *http.Client, ph *phone, authURL string)
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte("وزارة")) {
 		t.Fatalf("consent page: %s %s", resp.Status, page)
 	}
-	resp, err = b.PostForm(e.srv.URL+"/oidc/consent", url.Values{"id": {id}, "decision": {"allow"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	loc, err := resp.Location()
-	if err != nil {
-		t.Fatalf("consent: %s, no redirect: %v", resp.Status, err)
-	}
-	return loc
+	return id
 }
 
 func (e *env) postJSON(t testing.TB, b *http.Client, path string, in, out any) {

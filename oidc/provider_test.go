@@ -21,8 +21,10 @@ func (e *env) party(t testing.TB, id, secret string, scopes ...string) *rp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ep := p.Endpoint()
+	ep.AuthStyle = oauth2.AuthStyleInHeader
 	return &rp{provider: p, verifier: p.Verifier(&gooidc.Config{ClientID: id}),
-		cfg: oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: p.Endpoint(), RedirectURL: redirect, Scopes: append([]string{gooidc.ScopeOpenID}, scopes...)}}
+		cfg: oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: ep, RedirectURL: redirect, Scopes: append([]string{gooidc.ScopeOpenID}, scopes...)}}
 }
 
 type signedIn struct {
