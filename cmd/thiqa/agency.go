@@ -17,7 +17,7 @@ import (
 // API.
 func newAdminAgencyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "agency", Short: "Agencies that send documents to be signed (API clients)"}
-	cmd.AddCommand(newAdminAgencyAddCmd(g))
+	cmd.AddCommand(newAdminAgencyAddCmd(g), newAdminOIDCClientCmd(g))
 	return cmd
 }
 
