@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,7 +55,9 @@ type env struct {
 	clock *clock
 	p     *Provider
 	srv   *httptest.Server
-	rp    virtualwebauthn.RelyingParty
+	// handler is what srv answers with (swapped on key rotation).
+	handler atomic.Pointer[http.Handler]
+	rp      virtualwebauthn.RelyingParty
 }
 
 const redirect = "http://127.0.0.1:9/cb"
@@ -93,14 +96,17 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var h http.Handler
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
-	e.p = e.provider(t)
-	mux := http.NewServeMux()
-	mux.Handle("/oidc/", http.StripPrefix("/oidc", e.p.Handler()))
-	h = mux
+	e.serve(e.provider(t))
 	return e
+}
+
+// serve makes p the provider the test server answers with.
+func (e *env) serve(p *Provider) {
+	e.p = p
+	var h http.Handler = http.StripPrefix("/oidc", p.Handler())
+	e.handler.Store(&h)
 }
 
 func (e *env) provider(t testing.TB) *Provider {

@@ -155,8 +155,28 @@ func (p *Provider) Handler() http.Handler {
 	mux.HandleFunc("POST /login/finish", p.loginFinish)
 	mux.HandleFunc("GET /consent", p.consentPage)
 	mux.HandleFunc("POST /consent", p.consent)
+	mux.HandleFunc("POST /oauth/token", p.token)
 	mux.Handle("/", p.op)
 	return mux
+}
+
+// token answers invalid_client to a private_key_jwt client whose assertion
+// does not verify (RFC 7523 section 3.2; the library would answer
+// invalid_grant), then hands the request to the library.
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "unreadable form"})
+		return
+	}
+	if a := r.PostForm.Get("client_assertion"); a != "" {
+		ctx := op.ContextWithIssuer(r.Context(), p.issuer)
+		if _, err := op.VerifyJWTAssertion(ctx, a, p.op.JWTProfileVerifier(ctx)); err != nil {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "client assertion refused"})
+			return
+		}
+	}
+	p.op.ServeHTTP(w, r)
 }
 
 // userinfo fills the claims the token's scopes release.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 )
 
@@ -28,9 +29,10 @@ func (e *env) party(t testing.TB, id, secret string, scopes ...string) *rp {
 }
 
 type signedIn struct {
-	idToken *gooidc.IDToken
-	claims  map[string]any
-	info    map[string]any
+	raw, kid string
+	idToken  *gooidc.IDToken
+	claims   map[string]any
+	info     map[string]any
 }
 
 // login runs the whole flow and returns what the relying party learnt.
@@ -50,8 +52,10 @@ func (e *env) login(t *testing.T, r *rp, ph *phone) signedIn {
 	if err != nil {
 		t.Fatalf("verify id token: %v", err)
 	}
-	var out signedIn
-	out.idToken = idt
+	out := signedIn{raw: raw, idToken: idt}
+	if jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256}); err == nil {
+		out.kid = jws.Signatures[0].Header.KeyID
+	}
 	if err := idt.Claims(&out.claims); err != nil {
 		t.Fatal(err)
 	}
