@@ -18,14 +18,25 @@
 //   - GET /login, POST /login/begin, POST /login/finish: the browser that
 //     holds the authorization request ID; finish requires a passkey
 //     assertion with user verification (enrollment.Service.FinishSignIn),
-//     and binds the request to that browser with a cookie.
+//     and binds the request to that browser with a cookie. Every sign-in
+//     and consent is appended to the audit log.
 //   - GET /consent, POST /consent: the browser that signed in (cookie
 //     bound to the request).
 //   - POST /oauth/token: confidential clients only (client_secret_basic,
 //     client_secret_post or private_key_jwt); the code is single use,
 //     expires after [Options.CodeTTL] and needs the PKCE verifier.
 //   - GET/POST /userinfo: a bearer access token issued here.
-//   - GET /end_session: anyone; ends the tokens of the hinted subject.
+//   - GET /end_session: anyone with an id_token_hint the provider issued
+//     (post_logout_redirect_uri must be registered): single sign-out.
+//   - GET /signed-out: where sign-out lands without a redirect URI.
+//
+// # Sessions
+//
+// A passkey sign-in opens a single sign-on session (cookie thiqa_sso, for
+// [Options.SessionTTL]); another agency's sign-in in the same browser then
+// skips the passkey but still asks for consent. Signing out at any agency
+// (end_session) ends the citizen's sessions and access tokens at every
+// agency. Back-channel logout notifications to portals are not sent yet.
 //
 // # Claims
 //
@@ -36,8 +47,12 @@
 // the national number, only when granted to the client. The acr claim is
 // [ACRPasskeyInPerson].
 //
-// Authorization requests, codes and access tokens live in memory (one
-// node); relying parties and the deployment secret live in the store.
+// Authorization requests, codes, sessions and access tokens live in memory
+// (one node; a restart signs everyone out); relying parties and the
+// deployment secret live in the store. No refresh tokens are issued.
+//
+// The op library logs refused requests with the default slog logger; it
+// offers no way to inject one.
 //
 // This package must not import api or cmd; it uses enrollment only
 // through the small [Citizens] interface.

@@ -12,10 +12,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/thiqa/thiqa/audit"
+	"github.com/thiqa/thiqa/enrollment"
 )
 
 //go:embed templates/*.html
@@ -83,13 +85,98 @@ func (p *Provider) page(w http.ResponseWriter, r *http.Request, name string, a a
 	w.Write(buf.Bytes())
 }
 
+// loginPage asks for the passkey, unless the browser holds a live single
+// sign-on session: then it goes straight to consent.
 func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 	a, err := p.st.request(r.URL.Query().Get("id"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if ss, ok := p.session(r); ok {
+		who := citizen(ss.IdentityID, ss.NationalID)
+		who.AuthTime = ss.AuthTime
+		if err := p.bind(w, r, a, who, true); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		lang := ""
+		if r.URL.Query().Get("lang") == "en" {
+			lang = "&lang=en"
+		}
+		http.Redirect(w, r, p.issuer+"/consent?id="+url.QueryEscape(a.ID)+lang, http.StatusSeeOther)
+		return
+	}
 	p.page(w, r, "login.html", a)
+}
+
+const sessionCookie = "thiqa_sso"
+
+// session returns the browser's live single sign-on session.
+func (p *Provider) session(r *http.Request) (session, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return session{}, false
+	}
+	h := sha256.Sum256([]byte(c.Value))
+	p.st.mu.Lock()
+	defer p.st.mu.Unlock()
+	ss, ok := p.st.sessions[string(h[:])]
+	if !ok || p.now().After(ss.Expires) {
+		return session{}, false
+	}
+	return *ss, true
+}
+
+// randomCookie draws a cookie value and its SHA-256.
+func (p *Provider) randomCookie() (string, []byte, error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(p.opts.Rand, b); err != nil {
+		return "", nil, err
+	}
+	v := base64.RawURLEncoding.EncodeToString(b)
+	h := sha256.Sum256([]byte(v))
+	return v, h[:], nil
+}
+
+func (p *Provider) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: issuerPath(p.issuer), HttpOnly: true,
+		Secure: isHTTPS(p.issuer), SameSite: http.SameSiteLaxMode, MaxAge: int(maxAge.Seconds())})
+}
+
+// bind gives the request to the signed-in citizen and this browser.
+func (p *Provider) bind(w http.ResponseWriter, r *http.Request, a authRequest, who enrollment.Principal, sso bool) error {
+	c, err := p.d.Clients.OIDCClient(r.Context(), a.ClientID)
+	if err != nil {
+		return ErrUnknownRequest
+	}
+	cookie, h, err := p.randomCookie()
+	if err != nil {
+		return err
+	}
+	sub := p.subject(c.Sector, who.IdentityID)
+	err = p.st.updateRequest(a.ID, func(a *authRequest) error {
+		if a.IdentityID != "" {
+			return ErrUnknownRequest
+		}
+		a.IdentityID, a.NationalID, a.AuthTime, a.Browser, a.Subject = who.IdentityID, who.NationalID, who.AuthTime, h, sub
+		p.st.subjects[a.ClientID+"\x00"+sub] = who.IdentityID
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.d.Audit.Append(r.Context(), audit.Event{Actor: "citizen:" + who.IdentityID, Action: "oidc-signin", Subject: "oidc-client:" + a.ClientID,
+		Details: map[string]any{"single_sign_on": sso}})
+	p.setCookie(w, cookieName, cookie, p.opts.RequestTTL)
+	return nil
+}
+
+// signedOut is where end_session lands without a post-logout URI.
+func (p *Provider) signedOut(w http.ResponseWriter, r *http.Request) {
+	p.setCookie(w, sessionCookie, "", -time.Second)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("تم تسجيل الخروج / signed out\n"))
 }
 
 // finishRequest is the body of POST /login/finish.
@@ -154,33 +241,23 @@ func (p *Provider) loginFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	// The provider keeps no enrollment session; it ends at once.
 	p.d.Citizens.SignOut(r.Context(), tok.Token)
-	c, err := p.d.Clients.OIDCClient(r.Context(), a.ClientID)
-	if err != nil {
-		http.Error(w, "unknown client", http.StatusBadRequest)
-		return
-	}
-	bind := make([]byte, 32)
-	if _, err := io.ReadFull(p.opts.Rand, bind); err != nil {
-		http.Error(w, "randomness failed", http.StatusInternalServerError)
-		return
-	}
-	cookie := base64.RawURLEncoding.EncodeToString(bind)
-	h := sha256.Sum256([]byte(cookie))
-	err = p.st.updateRequest(req.ID, func(a *authRequest) error {
-		if a.IdentityID != "" {
-			return ErrUnknownRequest
-		}
-		a.IdentityID, a.NationalID, a.AuthTime, a.Browser = who.IdentityID, who.NationalID, who.AuthTime, h[:]
-		a.Subject = p.subject(c.Sector, who.IdentityID)
-		return nil
-	})
-	if err != nil {
+	if err := p.bind(w, r, a, who, false); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	p.d.Audit.Append(r.Context(), audit.Event{Actor: "citizen:" + who.IdentityID, Action: "oidc-signin", Subject: "oidc-client:" + a.ClientID})
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: cookie, Path: issuerPath(p.issuer), HttpOnly: true,
-		Secure: isHTTPS(p.issuer), SameSite: http.SameSiteLaxMode, MaxAge: int(p.opts.RequestTTL.Seconds())})
+	value, h, err := p.randomCookie()
+	if err != nil {
+		http.Error(w, "randomness failed", http.StatusInternalServerError)
+		return
+	}
+	now := p.now()
+	p.st.mu.Lock()
+	p.st.purge(now)
+	if len(p.st.sessions) < p.opts.MaxPending {
+		p.st.sessions[string(h)] = &session{IdentityID: who.IdentityID, NationalID: who.NationalID, AuthTime: who.AuthTime, Expires: now.Add(p.opts.SessionTTL)}
+	}
+	p.st.mu.Unlock()
+	p.setCookie(w, sessionCookie, value, p.opts.SessionTTL)
 	writeJSON(w, http.StatusOK, map[string]string{"next": "consent?id=" + url.QueryEscape(req.ID)})
 }
 

@@ -57,7 +57,12 @@ type Options struct {
 	RequestTTL time.Duration
 	// TokenTTL is an access token's life (default 10 minutes).
 	TokenTTL time.Duration
-	// MaxPending bounds the requests and tokens held (default 100000).
+	// SessionTTL bounds a single sign-on session: within it, further
+	// agencies' sign-ins in the same browser need no passkey, only
+	// consent (default 30 minutes).
+	SessionTTL time.Duration
+	// MaxPending bounds the requests, sessions and tokens held (default
+	// 100000).
 	MaxPending int
 }
 
@@ -98,6 +103,9 @@ func New(ctx context.Context, issuer string, d Deps, o Options) (*Provider, erro
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = 10 * time.Minute
 	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 30 * time.Minute
+	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = 100000
 	}
@@ -108,7 +116,8 @@ func New(ctx context.Context, issuer string, d Deps, o Options) (*Provider, erro
 	if p.secret, err = d.Clients.OIDCSecret(ctx); err != nil {
 		return nil, fmt.Errorf("open oidc provider: %w", err)
 	}
-	p.st = &storage{p: p, requests: map[string]*authRequest{}, codes: map[string]string{}, tokens: map[string]*token{}}
+	p.st = &storage{p: p, requests: map[string]*authRequest{}, codes: map[string]string{}, tokens: map[string]*token{},
+		sessions: map[string]*session{}, subjects: map[string]string{}}
 	cfg := &op.Config{
 		CodeMethodS256:          true,
 		AuthMethodPost:          true,
@@ -117,6 +126,7 @@ func New(ctx context.Context, issuer string, d Deps, o Options) (*Provider, erro
 		SupportedScopes:         []string{oidc.ScopeOpenID, oidc.ScopeProfile, ScopeNationalID},
 		SupportedClaims:         []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp", "name", "given_name", "family_name", "name#ar", "given_name#ar", "family_name#ar", ScopeNationalID},
 	}
+	cfg.DefaultLogoutRedirectURI = issuer + "/signed-out"
 	copy(cfg.CryptoKey[:], p.derive("access-token-encryption"))
 	opts := []op.Option{}
 	if u.Scheme == "http" {
@@ -156,6 +166,7 @@ func (p *Provider) Handler() http.Handler {
 	mux.HandleFunc("GET /consent", p.consentPage)
 	mux.HandleFunc("POST /consent", p.consent)
 	mux.HandleFunc("POST /oauth/token", p.token)
+	mux.HandleFunc("GET /signed-out", p.signedOut)
 	mux.Handle("/", p.op)
 	return mux
 }

@@ -77,6 +77,17 @@ type storage struct {
 	requests map[string]*authRequest
 	codes    map[string]string // code -> request ID
 	tokens   map[string]*token
+	// sessions are single sign-on sessions by the SHA-256 of their
+	// cookie; subjects map client ID + "\x00" + pairwise subject to the
+	// identity, for sign-out.
+	sessions map[string]*session
+	subjects map[string]string
+}
+
+// session is a citizen's single sign-on session in one browser.
+type session struct {
+	IdentityID, NationalID string
+	AuthTime, Expires      time.Time
 }
 
 var _ op.Storage = (*storage)(nil)
@@ -103,6 +114,14 @@ func (s *storage) purge(now time.Time) {
 		if now.After(t.Expires) {
 			delete(s.tokens, id)
 		}
+	}
+	for id, ss := range s.sessions {
+		if now.After(ss.Expires) {
+			delete(s.sessions, id)
+		}
+	}
+	if len(s.subjects) > s.p.opts.MaxPending {
+		clear(s.subjects)
 	}
 }
 
@@ -229,13 +248,29 @@ func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.Refres
 	return nil, op.ErrInvalidRefreshToken
 }
 
-// TerminateSession ends the access tokens of subject at clientID.
+// TerminateSession is single sign-out: the citizen whom subject names at
+// clientID loses every single sign-on session and every access token, at
+// every agency.
 func (s *storage) TerminateSession(ctx context.Context, subject, clientID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	identity, ok := s.subjects[clientID+"\x00"+subject]
+	if !ok {
+		return nil
+	}
+	for id, ss := range s.sessions {
+		if ss.IdentityID == identity {
+			delete(s.sessions, id)
+		}
+	}
 	for id, t := range s.tokens {
-		if t.Subject == subject && t.ClientID == clientID {
+		if t.IdentityID == identity {
 			delete(s.tokens, id)
+		}
+	}
+	for k, v := range s.subjects {
+		if v == identity {
+			delete(s.subjects, k)
 		}
 	}
 	return nil
