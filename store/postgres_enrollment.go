@@ -22,15 +22,66 @@ func isRetryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
+// recTx is a transaction that remembers whether a statement failed for a
+// conflict with another transaction. The services may turn a store error
+// into one of their own (a failed read becomes "not allowed in this
+// state"), and PostgreSQL has aborted the transaction anyway: it must run
+// again whatever fn returned.
+type recTx struct {
+	pgx.Tx
+	conflict *bool
+}
+
+func (t recTx) note(err error) error {
+	if isRetryable(err) {
+		*t.conflict = true
+	}
+	return err
+}
+
+func (t recTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := t.Tx.Exec(ctx, sql, args...)
+	return tag, t.note(err)
+}
+
+func (t recTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return recRow{t.Tx.QueryRow(ctx, sql, args...), t}
+}
+
+func (t recTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := t.Tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, t.note(err)
+	}
+	return recRows{rows, t}, nil
+}
+
+type recRow struct {
+	pgx.Row
+	t recTx
+}
+
+func (r recRow) Scan(dest ...any) error { return r.t.note(r.Row.Scan(dest...)) }
+
+type recRows struct {
+	pgx.Rows
+	t recTx
+}
+
+func (r recRows) Err() error { return r.t.note(r.Rows.Err()) }
+
 // serializable runs fn in a SERIALIZABLE transaction, again when
 // PostgreSQL aborts it for a conflict, so that concurrent transactions
 // from every replica behave as if run one after the other (as bbolt's
 // single writer does).
-func (s *Postgres) serializable(ctx context.Context, fn func(pgx.Tx) error) error {
+func (s *Postgres) serializable(ctx context.Context, fn func(recTx) error) error {
 	var err error
 	for attempt := range maxTxAttempts {
-		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
-		if !isRetryable(err) {
+		conflict := false
+		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(tx pgx.Tx) error {
+			return fn(recTx{Tx: tx, conflict: &conflict})
+		})
+		if err == nil || !(conflict || isRetryable(err)) {
 			return err
 		}
 		// Back off a little more each time; the conflicting transaction
@@ -50,7 +101,7 @@ func (s *Postgres) serializable(ctx context.Context, fn func(pgx.Tx) error) erro
 // snapshot.
 func (s *Postgres) EnrollmentView(ctx context.Context, fn func(EnrollmentTx) error) error {
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		return fn(&pgEnrollTx{ctx: ctx, tx: tx})
+		return fn(&pgEnrollTx{ctx: ctx, tx: recTx{Tx: tx, conflict: new(bool)}})
 	})
 }
 
@@ -59,14 +110,14 @@ func (s *Postgres) EnrollmentView(ctx context.Context, fn func(EnrollmentTx) err
 // replica's, and is committed (durably, with the server's synchronous
 // commit) before it returns.
 func (s *Postgres) EnrollmentUpdate(ctx context.Context, fn func(EnrollmentTx) error) error {
-	return s.serializable(ctx, func(tx pgx.Tx) error {
+	return s.serializable(ctx, func(tx recTx) error {
 		return fn(&pgEnrollTx{ctx: ctx, tx: tx})
 	})
 }
 
 type pgEnrollTx struct {
 	ctx context.Context
-	tx  pgx.Tx
+	tx  recTx
 }
 
 // getDoc reads one jsonb document into v; ErrNotFound when there is none.

@@ -13,7 +13,7 @@ import (
 // snapshot.
 func (s *Postgres) SigningView(ctx context.Context, fn func(SigningTx) error) error {
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		return fn(&pgSigningTx{pgEnrollTx{ctx: ctx, tx: tx}})
+		return fn(&pgSigningTx{pgEnrollTx{ctx: ctx, tx: recTx{Tx: tx, conflict: new(bool)}}})
 	})
 }
 
@@ -21,7 +21,7 @@ func (s *Postgres) SigningView(ctx context.Context, fn func(SigningTx) error) er
 // transaction, run again when it conflicted with another replica's (so a
 // request is approved once when two replicas race).
 func (s *Postgres) SigningUpdate(ctx context.Context, fn func(SigningTx) error) error {
-	return s.serializable(ctx, func(tx pgx.Tx) error {
+	return s.serializable(ctx, func(tx recTx) error {
 		return fn(&pgSigningTx{pgEnrollTx{ctx: ctx, tx: tx}})
 	})
 }

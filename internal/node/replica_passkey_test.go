@@ -21,7 +21,7 @@ import (
 
 // passkey makes a virtual passkey whose EC coordinates are full length
 // (virtualwebauthn drops leading zeros, which WebAuthn libraries refuse).
-func passkey(t *testing.T) virtualwebauthn.Credential {
+func passkey(t testing.TB) virtualwebauthn.Credential {
 	t.Helper()
 	for range 1000 {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -43,7 +43,7 @@ func passkey(t *testing.T) virtualwebauthn.Credential {
 
 // signInOfficer creates an officer through one replica and signs them in
 // through the other.
-func signInOfficer(t *testing.T, create, signIn *Node, user, role string) enrollment.Principal {
+func signInOfficer(t testing.TB, create, signIn *Node, user, role string) enrollment.Principal {
 	t.Helper()
 	ctx := context.Background()
 	const pw = "correct horse battery staple"
