@@ -53,7 +53,7 @@ func (e *env) login(t *testing.T, r *rp, ph *phone) signedIn {
 		t.Fatalf("verify id token: %v", err)
 	}
 	out := signedIn{raw: raw, idToken: idt}
-	if jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256}); err == nil {
+	if jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.ES256}); err == nil {
 		out.kid = jws.Signatures[0].Header.KeyID
 	}
 	if err := idt.Claims(&out.claims); err != nil {
