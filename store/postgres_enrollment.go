@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -366,15 +368,52 @@ func (t *pgEnrollTx) DeleteCeremony(id string) error {
 	return nil
 }
 
-// PurgeExpired deletes up to max expired sessions and up to max expired
-// ceremonies, found through their expiry indexes; from is not needed.
+// purgeLock is the advisory lock that one purge of expired sessions and
+// ceremonies holds at a time.
+const purgeLock = 0x54686972 // "Thir"
+
+// PurgeExpired implements the same method of [Bolt]: it looks at up to
+// max sessions and ceremonies whose keys follow from (wrapping around)
+// and deletes the expired ones. Starting at a random key keeps concurrent
+// sign-ins from reading the same index pages, which would make their
+// serializable transactions conflict.
 func (t *pgEnrollTx) PurgeExpired(from []byte, max int, now time.Time) (int, error) {
+	if max <= 0 {
+		return 0, nil
+	}
+	// One purge at a time: concurrent purges would read and delete the
+	// same rows and make each other's transactions run again. A sign-in
+	// that finds another purging skips its share; the next one does it.
+	var mine bool
+	if err := t.tx.QueryRow(t.ctx, "SELECT pg_try_advisory_xact_lock($1)", purgeLock).Scan(&mine); err != nil {
+		return 0, fmt.Errorf("purge expired: %w", err)
+	}
+	if !mine {
+		return 0, nil
+	}
+	// Ceremony IDs are text: a random key that is not UTF-8 starts
+	// from its base64url form, in the IDs' alphabet.
+	fromID := string(from)
+	if !utf8.Valid(from) {
+		fromID = base64.RawURLEncoding.EncodeToString(from)
+	}
 	n := 0
-	for _, sql := range []string{
-		"DELETE FROM enr_sessions WHERE hash IN (SELECT hash FROM enr_sessions WHERE expires <= $1 ORDER BY expires LIMIT $2)",
-		"DELETE FROM enr_ceremonies WHERE id IN (SELECT id FROM enr_ceremonies WHERE expires <= $1 ORDER BY expires LIMIT $2)",
+	for _, q := range []struct {
+		table, key string
+		from       any
+	}{
+		{"enr_sessions", "hash", from},
+		{"enr_ceremonies", "id", fromID},
 	} {
-		tag, err := t.tx.Exec(t.ctx, sql, now, max)
+		// The keys from "from" on, then those before it, max in all.
+		sql := fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (
+			SELECT k FROM (
+				(SELECT %[2]s AS k, expires, 0 AS part FROM %[1]s WHERE %[2]s >= $1 ORDER BY %[2]s LIMIT $2)
+				UNION ALL
+				(SELECT %[2]s, expires, 1 FROM %[1]s WHERE %[2]s < $1 ORDER BY %[2]s LIMIT $2)
+				ORDER BY part, k LIMIT $2) c
+			WHERE expires <= $3)`, q.table, q.key)
+		tag, err := t.tx.Exec(t.ctx, sql, q.from, max, now)
 		if err != nil {
 			return n, fmt.Errorf("purge expired: %w", err)
 		}

@@ -5,10 +5,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/descope/virtualwebauthn"
 
@@ -27,7 +31,8 @@ type benchCitizen struct {
 // BenchmarkNodeStores runs whole operations of a node (certificate
 // issuance through the CA; passkey sign-in, begin and finish, through
 // enrollment) on the embedded store and on PostgreSQL, from 8 goroutines
-// per core. PostgreSQL runs on the same machine.
+// per core. PostgreSQL runs on the same machine. THIQA_BENCH_SESSIONS=N
+// first stores N live sessions, as a population has.
 func BenchmarkNodeStores(b *testing.B) {
 	ctx := context.Background()
 	rp := virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}
@@ -37,11 +42,31 @@ func BenchmarkNodeStores(b *testing.B) {
 			if kind == "postgres" {
 				opts.Store = pgtest.DSN(b)
 			}
+			live := os.Getenv("THIQA_BENCH_SESSIONS")
 			n, _, err := Open(ctx, opts)
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { n.Close() })
+			if live != "" {
+				// A population's live sessions: the purge's reads then
+				// touch index pages apart from the new sessions'.
+				count, err := strconv.Atoi(live)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := n.Store.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+					for i := range count {
+						h := sha256.Sum256([]byte(strconv.Itoa(i)))
+						if err := tx.PutSession(store.Session{Hash: h[:], Kind: store.SessionCitizen, Subject: "x", Expires: time.Now().Add(time.Hour)}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
 			b.Run("issue", func(b *testing.B) {
 				key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 				b.SetParallelism(8)
