@@ -50,6 +50,9 @@ type Registration struct {
 	// using these public keys; otherwise a client secret is issued.
 	JWKS   []byte
 	Scopes []string
+	// BackChannelLogoutURI receives logout tokens (https, or http on
+	// loopback).
+	BackChannelLogoutURI string
 	// Sector groups clients that may share subjects; default the client ID.
 	Sector string
 }
@@ -74,6 +77,11 @@ func Register(ctx context.Context, reg Registry, r Registration, rnd io.Reader, 
 			return fail(err)
 		}
 	}
+	if r.BackChannelLogoutURI != "" {
+		if err := checkRedirect(r.BackChannelLogoutURI); err != nil {
+			return fail(err)
+		}
+	}
 	for _, s := range r.Scopes {
 		if s != ScopeNationalID {
 			return fail(fmt.Errorf("%w: unknown scope %q", ErrInvalidClient, s))
@@ -84,7 +92,8 @@ func Register(ctx context.Context, reg Registry, r Registration, rnd io.Reader, 
 		return fail(err)
 	}
 	c := store.OIDCClient{ID: "rp-" + base64.RawURLEncoding.EncodeToString(idb), NameAr: r.NameAr, NameEn: r.NameEn,
-		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs, Scopes: r.Scopes, Sector: r.Sector, Created: now}
+		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs, Scopes: r.Scopes, Sector: r.Sector, Created: now,
+		BackChannelLogoutURI: r.BackChannelLogoutURI}
 	if c.Sector == "" {
 		c.Sector = c.ID
 	}

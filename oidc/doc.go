@@ -36,7 +36,9 @@
 // [Options.SessionTTL]); another agency's sign-in in the same browser then
 // skips the passkey but still asks for consent. Signing out at any agency
 // (end_session) ends the citizen's sessions and access tokens at every
-// agency. Back-channel logout notifications to portals are not sent yet.
+// agency, and posts a signed logout token (OpenID Connect Back-Channel
+// Logout 1.0) to every portal the citizen was signed in to that registered
+// a back-channel logout URI.
 //
 // # Claims
 //

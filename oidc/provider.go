@@ -57,6 +57,9 @@ type Options struct {
 	RequestTTL time.Duration
 	// TokenTTL is an access token's life (default 10 minutes).
 	TokenTTL time.Duration
+	// HTTPClient sends back-channel logout tokens (default: a client
+	// with a 10-second timeout).
+	HTTPClient *http.Client
 	// SessionTTL bounds a single sign-on session: within it, further
 	// agencies' sign-ins in the same browser need no passkey, only
 	// consent (default 30 minutes).
@@ -103,6 +106,9 @@ func New(ctx context.Context, issuer string, d Deps, o Options) (*Provider, erro
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = 10 * time.Minute
 	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 30 * time.Minute
 	}
@@ -119,12 +125,13 @@ func New(ctx context.Context, issuer string, d Deps, o Options) (*Provider, erro
 	p.st = &storage{p: p, requests: map[string]*authRequest{}, codes: map[string]string{}, tokens: map[string]*token{},
 		sessions: map[string]*session{}, subjects: map[string]string{}}
 	cfg := &op.Config{
-		CodeMethodS256:          true,
-		AuthMethodPost:          true,
-		AuthMethodPrivateKeyJWT: true,
-		SupportedUILocales:      []language.Tag{language.Arabic, language.English},
-		SupportedScopes:         []string{oidc.ScopeOpenID, oidc.ScopeProfile, ScopeNationalID},
-		SupportedClaims:         []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp", "name", "given_name", "family_name", "name#ar", "given_name#ar", "family_name#ar", ScopeNationalID},
+		CodeMethodS256:             true,
+		AuthMethodPost:             true,
+		AuthMethodPrivateKeyJWT:    true,
+		BackChannelLogoutSupported: true,
+		SupportedUILocales:         []language.Tag{language.Arabic, language.English},
+		SupportedScopes:            []string{oidc.ScopeOpenID, oidc.ScopeProfile, ScopeNationalID},
+		SupportedClaims:            []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp", "name", "given_name", "family_name", "name#ar", "given_name#ar", "family_name#ar", ScopeNationalID},
 	}
 	cfg.DefaultLogoutRedirectURI = issuer + "/signed-out"
 	copy(cfg.CryptoKey[:], p.derive("access-token-encryption"))

@@ -1,12 +1,15 @@
 package oidc
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 )
 
@@ -21,7 +24,15 @@ func TestSingleSignOnAndOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, s2 := e.register(t, "Health")
+	logouts := make(chan string, 4)
+	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logouts <- r.PostFormValue("logout_token")
+	}))
+	defer portal.Close()
+	c2, s2, err := Register(ctx, e.st, Registration{NameAr: "وزارة الصحة", NameEn: "Health", RedirectURIs: []string{redirect}, BackChannelLogoutURI: portal.URL + "/logout"}, nil, e.clock.now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	justice, health := e.party(t, c1.ID, s1, "profile"), e.party(t, c2.ID, s2, "profile")
 	b := browser(t)
 
@@ -44,7 +55,7 @@ func TestSingleSignOnAndOut(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.Request.URL.Path != "/oidc/consent" || !strings.Contains(string(page), "Health") {
+	if resp.Request.URL.Path != "/oidc/consent" || !strings.Contains(string(page), "وزارة الصحة") {
 		t.Fatalf("second agency: at %s, want the consent page", resp.Request.URL)
 	}
 	resp, err = b.PostForm(e.srv.URL+"/oidc/consent", url.Values{"id": {resp.Request.URL.Query().Get("id")}, "decision": {"allow"}})
@@ -74,6 +85,27 @@ func TestSingleSignOnAndOut(t *testing.T) {
 	t.Run("other agency's token ended", func(t *testing.T) {
 		if _, err := health.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok2)); err == nil {
 			t.Fatal("userinfo after sign-out answered")
+		}
+	})
+	t.Run("back-channel logout", func(t *testing.T) {
+		var raw string
+		select {
+		case raw = <-logouts:
+		default:
+			t.Fatal("no logout token sent")
+		}
+		payload, err := gooidc.NewRemoteKeySet(ctx, e.p.Issuer()+"/keys").VerifySignature(ctx, raw)
+		if err != nil {
+			t.Fatalf("logout token signature: %v", err)
+		}
+		var claims struct {
+			Sub, Aud, Iss string
+			Events        map[string]any
+		}
+		json.Unmarshal(payload, &claims)
+		id2, _ := health.verifier.Verify(ctx, tok2.Extra("id_token").(string))
+		if claims.Aud != c2.ID || claims.Iss != e.p.Issuer() || id2 == nil || claims.Sub != id2.Subject || claims.Events[backChannelEvent] == nil {
+			t.Errorf("logout token %+v", claims)
 		}
 	})
 	t.Run("passkey needed again", func(t *testing.T) {

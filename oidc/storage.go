@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,9 +254,9 @@ func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.Refres
 // every agency.
 func (s *storage) TerminateSession(ctx context.Context, subject, clientID string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	identity, ok := s.subjects[clientID+"\x00"+subject]
 	if !ok {
+		s.mu.Unlock()
 		return nil
 	}
 	for id, ss := range s.sessions {
@@ -268,11 +269,16 @@ func (s *storage) TerminateSession(ctx context.Context, subject, clientID string
 			delete(s.tokens, id)
 		}
 	}
+	var parties []signedOut
 	for k, v := range s.subjects {
 		if v == identity {
+			client, sub, _ := strings.Cut(k, "\x00")
+			parties = append(parties, signedOut{clientID: client, subject: sub})
 			delete(s.subjects, k)
 		}
 	}
+	s.mu.Unlock()
+	s.p.notifyLogout(ctx, parties)
 	return nil
 }
 

@@ -17,6 +17,10 @@ type OIDCClient struct {
 	// RedirectURIs are matched exactly.
 	RedirectURIs           []string `json:"redirect_uris"`
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// BackChannelLogoutURI, when set, receives a logout token when the
+	// citizen signs out at any agency (OpenID Connect Back-Channel
+	// Logout 1.0).
+	BackChannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
 	// AuthMethod is client_secret_basic, client_secret_post or
 	// private_key_jwt.
 	AuthMethod string `json:"auth_method"`

@@ -79,6 +79,7 @@ thiqa serve is stopped.`,
 	f.StringSliceVar(&r.RedirectURIs, "redirect-uri", nil, "redirect URI, exact match (repeatable, required)")
 	f.StringSliceVar(&r.PostLogoutRedirectURIs, "post-logout-uri", nil, "post-logout redirect URI (repeatable)")
 	f.StringSliceVar(&r.Scopes, "scope", nil, "extra scopes granted: national_id")
+	f.StringVar(&r.BackChannelLogoutURI, "backchannel-logout-uri", "", "URI that receives logout tokens when the citizen signs out anywhere")
 	f.StringVar(&r.Sector, "sector", "", "pairwise-subject sector shared with other clients (default: own)")
 	f.StringVar(&jwksFile, "jwks", "", "JSON Web Key Set file for private_key_jwt")
 	cmd.MarkFlagRequired("name-ar")
