@@ -24,7 +24,9 @@
 //     bound to the request).
 //   - POST /oauth/token: confidential clients only (client_secret_basic,
 //     client_secret_post or private_key_jwt); the code is single use,
-//     expires after [Options.CodeTTL] and needs the PKCE verifier.
+//     expires after [Options.CodeTTL] and needs the PKCE verifier; a
+//     client assertion is used once (its jti is remembered) and must
+//     verify, or the answer is invalid_client.
 //   - GET/POST /userinfo: a bearer access token issued here.
 //   - GET /end_session: anyone with an id_token_hint the provider issued
 //     (post_logout_redirect_uri must be registered): single sign-out.

@@ -74,16 +74,17 @@ func TestPrivateKeyJWT(t *testing.T) {
 		return s
 	}
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	used := assertion(k)
 	for _, tt := range []struct {
-		name string
-		key  *ecdsa.PrivateKey
-		ok   bool
-	}{{"registered key", k, true}, {"other key", other, false}} {
+		name      string
+		assertion string
+		ok        bool
+	}{{"registered key", used, true}, {"replayed assertion", used, false}, {"other key", assertion(other), false}} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, v := e.code(t, r, ph)
 			_, err := r.cfg.Exchange(ctx, code, oauth2.VerifierOption(v),
 				oauth2.SetAuthURLParam("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-				oauth2.SetAuthURLParam("client_assertion", assertion(tt.key)))
+				oauth2.SetAuthURLParam("client_assertion", tt.assertion))
 			if tt.ok && err != nil {
 				t.Fatalf("exchange: %v", err)
 			}

@@ -123,7 +123,7 @@ func New(ctx context.Context, issuer string, d Deps, o Options) (*Provider, erro
 		return nil, fmt.Errorf("open oidc provider: %w", err)
 	}
 	p.st = &storage{p: p, requests: map[string]*authRequest{}, codes: map[string]string{}, tokens: map[string]*token{},
-		sessions: map[string]*session{}, subjects: map[string]string{}}
+		sessions: map[string]*session{}, subjects: map[string]string{}, assertions: map[string]time.Time{}}
 	cfg := &op.Config{
 		CodeMethodS256:             true,
 		AuthMethodPost:             true,
@@ -180,7 +180,8 @@ func (p *Provider) Handler() http.Handler {
 
 // token answers invalid_client to a private_key_jwt client whose assertion
 // does not verify (RFC 7523 section 3.2; the library would answer
-// invalid_grant), then hands the request to the library.
+// invalid_grant) or that was used before (its jti is remembered until it
+// expires), then hands the request to the library.
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
@@ -189,7 +190,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if a := r.PostForm.Get("client_assertion"); a != "" {
 		ctx := op.ContextWithIssuer(r.Context(), p.issuer)
-		if _, err := op.VerifyJWTAssertion(ctx, a, p.op.JWTProfileVerifier(ctx)); err != nil {
+		req, err := op.VerifyJWTAssertion(ctx, a, p.op.JWTProfileVerifier(ctx))
+		if err != nil || !p.st.firstUse(req.Issuer, req.JWTID, req.ExpiresAt.AsTime()) {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "client assertion refused"})
 			return
 		}

@@ -83,6 +83,35 @@ type storage struct {
 	// identity, for sign-out.
 	sessions map[string]*session
 	subjects map[string]string
+	// assertions are the client assertions seen (issuer + "\x00" + jti),
+	// until they expire.
+	assertions map[string]time.Time
+}
+
+// firstUse records a client assertion's jti and reports whether it is new.
+func (s *storage) firstUse(issuer, jti string, exp time.Time) bool {
+	if jti == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.p.now()
+	if len(s.assertions) >= s.p.opts.MaxPending {
+		for k, e := range s.assertions {
+			if now.After(e) {
+				delete(s.assertions, k)
+			}
+		}
+		if len(s.assertions) >= s.p.opts.MaxPending {
+			return false
+		}
+	}
+	k := issuer + "\x00" + jti
+	if _, seen := s.assertions[k]; seen {
+		return false
+	}
+	s.assertions[k] = exp
+	return true
 }
 
 // session is a citizen's single sign-on session in one browser.
@@ -119,6 +148,11 @@ func (s *storage) purge(now time.Time) {
 	for id, ss := range s.sessions {
 		if now.After(ss.Expires) {
 			delete(s.sessions, id)
+		}
+	}
+	for k, e := range s.assertions {
+		if now.After(e) {
+			delete(s.assertions, k)
 		}
 	}
 	if len(s.subjects) > s.p.opts.MaxPending {
