@@ -174,8 +174,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	if err == nil {
 		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit})
 	}
-	// The OpenID provider's relying parties live only in the embedded
-	// store so far; on PostgreSQL it is not served.
+	// Both stores keep the OpenID provider's relying parties.
 	if clients, ok := st.(oidc.Clients); ok && err == nil {
 		origin := "http://localhost:8080"
 		if len(opts.WebAuthnOrigins) > 0 {

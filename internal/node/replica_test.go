@@ -22,6 +22,7 @@ import (
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/internal/pgtest"
+	"github.com/thiqa/thiqa/oidc"
 	"github.com/thiqa/thiqa/store"
 )
 
@@ -164,4 +165,18 @@ func TestReplicasOnePostgres(t *testing.T) {
 			t.Fatalf("audit heads: A %d, B %d (%v)", ha.Size, hb.Size, err)
 		}
 	})
+}
+
+// TestPostgresServesEveryService: a node on PostgreSQL serves the same
+// services as one on the embedded store, the OpenID provider included.
+func TestPostgresServesEveryService(t *testing.T) {
+	a, b := openReplicas(t)
+	for _, n := range []*Node{a, b} {
+		if n.CA == nil || n.Audit == nil || n.Enrollment == nil || n.Signing == nil || n.OIDC == nil {
+			t.Fatalf("node on PostgreSQL without a service: %+v", n)
+		}
+	}
+	if _, ok := a.Store.(oidc.Registry); !ok {
+		t.Fatal("the PostgreSQL store cannot register relying parties")
+	}
 }
