@@ -174,8 +174,12 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	if err == nil {
 		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit})
 	}
-	// Both stores keep the OpenID provider's relying parties.
-	if clients, ok := st.(oidc.Clients); ok && err == nil {
+	// The OpenID provider keeps its authorization requests, codes, tokens
+	// and single sign-on sessions in process memory (oidc/storage.go),
+	// which replicas do not share: on PostgreSQL it is not served rather
+	// than half-working across replicas.
+	_, shared := st.(*store.Postgres)
+	if clients, ok := st.(oidc.Clients); ok && !shared && err == nil {
 		origin := "http://localhost:8080"
 		if len(opts.WebAuthnOrigins) > 0 {
 			origin = opts.WebAuthnOrigins[0]
