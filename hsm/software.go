@@ -35,6 +35,10 @@ type Software struct {
 	dir  string
 	aead cipher.AEAD
 	rand io.Reader
+	// sealKey derives the data-encryption keys of [Software.Seal]:
+	// HMAC-SHA-256(KEK, "thiqa-seal-key-v1"), so that no value sealed for
+	// a caller can be confused with a sealed private key.
+	sealKey []byte
 
 	mu   sync.Mutex
 	keys map[KeyID]*softKey
@@ -67,7 +71,7 @@ func OpenSoftware(dir string, kek []byte, opts *SoftwareOptions) (*Software, err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open software custody: %w", err)
 	}
-	s := &Software{dir: dir, aead: aead, rand: rand.Reader, keys: map[KeyID]*softKey{}}
+	s := &Software{dir: dir, aead: aead, rand: rand.Reader, keys: map[KeyID]*softKey{}, sealKey: deriveSealKey(kek)}
 	if opts != nil && opts.Rand != nil {
 		s.rand = opts.Rand
 	}

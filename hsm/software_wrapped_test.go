@@ -50,3 +50,13 @@ func FuzzSoftwareSignWithWrapped(f *testing.F) {
 		}
 	})
 }
+
+func TestSoftwareSealer(t *testing.T) {
+	hsmtest.RunSealer(t, func(t *testing.T) hsm.Sealer {
+		s, err := hsm.OpenSoftware(t.TempDir(), newKEK(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
