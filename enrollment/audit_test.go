@@ -56,6 +56,7 @@ func TestAuditLogCopy(t *testing.T) {
 		"officer:omar enrollment.signin officer:omar",
 		"officer:omar enrollment.enrol identity:" + id,
 		"citizen:" + id + " enrollment.activate identity:" + id,
+		"citizen:" + id + " enrollment.signin identity:" + id,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, all)

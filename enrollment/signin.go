@@ -104,8 +104,13 @@ func (s *Service) FinishSignIn(ctx context.Context, ceremonyID string, response 
 		if _, err := tx.PurgeExpired(hash, purgeBatch, now); err != nil {
 			return err
 		}
-		return tx.PutSession(store.Session{Hash: hash, Kind: store.SessionCitizen, Subject: cur.ID, NationalID: cur.NationalID,
-			Credential: cred.ID, Created: now, Expires: now.Add(s.opts.CitizenSessionTTL)})
+		if err := tx.PutSession(store.Session{Hash: hash, Kind: store.SessionCitizen, Subject: cur.ID, NationalID: cur.NationalID,
+			Credential: cred.ID, Created: now, Expires: now.Add(s.opts.CitizenSessionTTL)}); err != nil {
+			return err
+		}
+		// The audit log gets a pseudonymised copy (citizen:<identity ID>).
+		return tx.AppendEvent(store.Event{At: now, Actor: p.actor(), Action: "signin", Subject: identitySubject(cur.NationalID),
+			Detail: "passkey " + base64.RawURLEncoding.EncodeToString(cred.ID)})
 	})
 	if err != nil {
 		return fail(err)
