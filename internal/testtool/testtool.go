@@ -1,5 +1,6 @@
 // Package testtool finds the external programs that tests use as
-// independent checkers (openssl, pdfsig, qpdf, pdfcpu, softhsm2-util). Under
+// independent checkers (openssl, pdfsig, qpdf, pdfcpu, softhsm2-util) and the
+// browser of the page tests (chromium). Under
 // CI=true a missing program fails the test; elsewhere the test is skipped
 // with a message saying how to install it. It is imported only by tests.
 package testtool
@@ -18,6 +19,7 @@ var hints = map[string]string{
 	"pdftotext":     "apt-get install poppler-utils",
 	"qpdf":          "apt-get install qpdf",
 	"softhsm2-util": "apt-get install softhsm2",
+	"chromium":      "apt-get install chromium",
 	"pdfcpu":        "go install github.com/pdfcpu/pdfcpu/cmd/pdfcpu@v0.15.0",
 }
 
