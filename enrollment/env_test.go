@@ -68,7 +68,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e.rp = virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}
-	e.svc, err = New(st, keys, e.ca, Options{Clock: clock, Argon2: fastArgon})
+	e.svc, err = New(st, keys, e.ca, Options{Clock: clock, Argon2: fastArgon, Sealer: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

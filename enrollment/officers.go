@@ -109,7 +109,10 @@ func (s *Service) CreateOfficer(ctx context.Context, by Principal, n NewOfficer)
 		return out, fmt.Errorf("create officer: %w", err)
 	}
 	o := store.Officer{Username: n.Username, Role: n.Role, Centre: n.Centre, PasswordHash: hash,
-		TOTPSecret: key.Secret(), CreatedAt: s.now(), CreatedBy: by.actor()}
+		CreatedAt: s.now(), CreatedBy: by.actor()}
+	if err := s.setTOTPSecret(ctx, &o, key.Secret()); err != nil {
+		return out, fmt.Errorf("create officer: %w", err)
+	}
 	err = s.update(ctx, func(tx store.EnrollmentTx) error {
 		if o.Centre != "" {
 			if _, err := tx.Centre(o.Centre); err != nil {
@@ -225,6 +228,39 @@ func totpStep(secret, code string, last int64, now time.Time) int64 {
 	return -1
 }
 
+// totpOwner is the owner of an officer's sealed TOTP secret in key custody.
+func totpOwner(user string) string { return "officer:" + user }
+
+// setTOTPSecret records secret in o: sealed when the service has a Sealer,
+// else in clear.
+func (s *Service) setTOTPSecret(ctx context.Context, o *store.Officer, secret string) error {
+	if s.opts.Sealer == nil {
+		o.TOTPSecret, o.TOTPSealed = secret, nil
+		return nil
+	}
+	sealed, err := s.opts.Sealer.Seal(ctx, totpOwner(o.Username), []byte(secret))
+	if err != nil {
+		return fmt.Errorf("seal TOTP secret: %w", err)
+	}
+	o.TOTPSecret, o.TOTPSealed = "", sealed
+	return nil
+}
+
+// totpSecret returns an officer's TOTP secret, opening it when sealed.
+func (s *Service) totpSecret(ctx context.Context, o store.Officer) (string, error) {
+	if o.TOTPSealed == nil {
+		return o.TOTPSecret, nil
+	}
+	if s.opts.Sealer == nil {
+		return "", errors.New("open TOTP secret: sealed, and no sealer configured")
+	}
+	b, err := s.opts.Sealer.Open(ctx, totpOwner(o.Username), o.TOTPSealed)
+	if err != nil {
+		return "", fmt.Errorf("open TOTP secret: %w", err)
+	}
+	return string(b), nil
+}
+
 // SessionToken is an opened session: the bearer token (shown once; only
 // its hash is stored) and its expiry.
 type SessionToken struct {
@@ -256,6 +292,21 @@ func (s *Service) OfficerSignIn(ctx context.Context, user, password, code string
 		return SessionToken{}, Principal{}, fmt.Errorf("officer sign-in %s: %w until %s", user, ErrLocked, o.LockedUntil.Format(time.RFC3339))
 	}
 	pwOK := len(password) <= 256 && checkPassword(o.PasswordHash, password)
+	var secret string
+	if pwOK {
+		// Opened (and, when still in clear, sealed) before the transaction,
+		// so that no custody call holds it open.
+		if secret, err = s.totpSecret(ctx, o); err != nil {
+			return SessionToken{}, Principal{}, fmt.Errorf("officer sign-in %s: %w", user, err)
+		}
+		if o.TOTPSecret != "" && s.opts.Sealer != nil {
+			sealed := o
+			if err := s.setTOTPSecret(ctx, &sealed, secret); err != nil {
+				return SessionToken{}, Principal{}, fmt.Errorf("officer sign-in %s: %w", user, err)
+			}
+			o.TOTPSealed = sealed.TOTPSealed
+		}
+	}
 	tok, hash, err := s.newToken()
 	if err != nil {
 		return SessionToken{}, Principal{}, err
@@ -273,8 +324,8 @@ func (s *Service) OfficerSignIn(ctx context.Context, user, password, code string
 			return nil
 		}
 		step := int64(-1)
-		if pwOK {
-			step = totpStep(cur.TOTPSecret, code, cur.TOTPLastStep, now)
+		if pwOK { // an officer's TOTP secret never changes
+			step = totpStep(secret, code, cur.TOTPLastStep, now)
 		}
 		if step < 0 {
 			cur.Failures++
@@ -291,6 +342,9 @@ func (s *Service) OfficerSignIn(ctx context.Context, user, password, code string
 			return tx.AppendEvent(store.Event{At: now, Actor: "officer:" + user, Action: "signin-failed", Subject: "officer:" + user, Why: why})
 		}
 		cur.Failures, cur.TOTPLastStep = 0, step
+		if cur.TOTPSecret != "" && o.TOTPSealed != nil {
+			cur.TOTPSecret, cur.TOTPSealed = "", o.TOTPSealed
+		}
 		if err := tx.PutOfficer(cur); err != nil {
 			return err
 		}

@@ -84,6 +84,10 @@ type Options struct {
 	// custody and stored with the identity (one HSM key-encryption key for
 	// millions of citizens) instead of one named custody key each.
 	Wrapped hsm.WrappedCustody
+	// Sealer, when set, encrypts officers' TOTP secrets at rest; a secret
+	// still stored in clear is sealed at the officer's next sign-in. Nil
+	// keeps them in clear (tests of other packages only).
+	Sealer hsm.Sealer
 	// Audit receives a pseudonymised copy of every recorded event (nil:
 	// none; the registration records keep them all the same).
 	Audit Auditor

@@ -26,11 +26,16 @@ const (
 
 // Officer is an account of the officer console.
 type Officer struct {
-	Username     string    `json:"username"`
-	Role         string    `json:"role"`   // RoleOfficer, RoleSupervisor or RoleAdmin
-	Centre       string    `json:"centre"` // centre code; "" for an admin of no centre
-	PasswordHash string    `json:"password_hash"`
-	TOTPSecret   string    `json:"totp_secret"`    // base32
+	Username     string `json:"username"`
+	Role         string `json:"role"`   // RoleOfficer, RoleSupervisor or RoleAdmin
+	Centre       string `json:"centre"` // centre code; "" for an admin of no centre
+	PasswordHash string `json:"password_hash"`
+	// TOTPSecret is the base32 TOTP secret in clear, as accounts made
+	// before secrets were sealed hold it; TOTPSealed is the secret sealed by
+	// key custody (hsm.Sealer, owner "officer:<username>"). A record has
+	// one or the other.
+	TOTPSecret   string    `json:"totp_secret,omitempty"`
+	TOTPSealed   []byte    `json:"totp_sealed,omitempty"`
 	TOTPLastStep int64     `json:"totp_last_step"` // last accepted time step: codes are single use
 	Failures     int       `json:"failures"`       // consecutive failed sign-ins
 	LockedUntil  time.Time `json:"locked_until,omitzero"`

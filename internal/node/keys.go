@@ -13,6 +13,7 @@ import (
 type custody struct {
 	keys    hsm.Custody
 	wrapped hsm.WrappedCustody
+	sealer  hsm.Sealer // officers' TOTP secrets
 	close   func() error
 	// kekCreated reports a new software KEK file.
 	kekCreated bool
@@ -27,7 +28,7 @@ func openKeys(ctx context.Context, opts Options) (custody, error) {
 		if err != nil {
 			return custody{}, err
 		}
-		return custody{keys: c, wrapped: c, close: c.Close}, nil
+		return custody{keys: c, wrapped: c, sealer: c, close: c.Close}, nil
 	}
 	kekFile := opts.KEKFile
 	if kekFile == "" {
@@ -42,5 +43,5 @@ func openKeys(ctx context.Context, opts Options) (custody, error) {
 	if err != nil {
 		return custody{}, fmt.Errorf("software custody: %w", err)
 	}
-	return custody{keys: s, wrapped: s, close: func() error { return nil }, kekCreated: created}, nil
+	return custody{keys: s, wrapped: s, sealer: s, close: func() error { return nil }, kekCreated: created}, nil
 }

@@ -169,7 +169,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		}
 	}
 	if err == nil {
-		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock, Audit: n.Audit, Wrapped: n.Wrapped})
+		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock, Audit: n.Audit, Wrapped: n.Wrapped, Sealer: cust.sealer})
 	}
 	if err == nil {
 		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit})
