@@ -20,7 +20,7 @@ var (
 	bucketSignEvidence = []byte("sig_evidence")     // request id \x00 evidence id -> evidence
 
 	signingBuckets = [][]byte{bucketAgencies, bucketAgencyNames, bucketSignRequests, bucketSignByCitizn,
-		bucketIdempotency, bucketSignBlobs, bucketSignEvidence}
+		bucketIdempotency, bucketSignBlobs, bucketSignEvidence, bucketWebhooks, bucketWebhooksDue, bucketWebhooksOf}
 )
 
 // SigningView runs fn in a read-only transaction.
@@ -30,7 +30,7 @@ func (s *Bolt) SigningView(ctx context.Context, fn func(SigningTx) error) error 
 	}
 	missing := false
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketSignRequests) == nil {
+		if tx.Bucket(bucketSignInFlight) == nil {
 			missing = true
 			return nil
 		}
@@ -54,6 +54,9 @@ func (s *Bolt) SigningUpdate(ctx context.Context, fn func(SigningTx) error) erro
 		return err
 	}
 	return s.db.Batch(func(tx *bolt.Tx) error {
+		if err := createSigningIndex(tx); err != nil {
+			return err
+		}
 		for _, b := range signingBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -142,6 +145,9 @@ func (t *boltSigningTx) PutSignRequest(r SignRequest) (SignRequest, error) {
 	}
 	r.Version++
 	if err := t.b(bucketSignByCitizn).Put(citizenKey(r), nil); err != nil {
+		return r, err
+	}
+	if err := t.indexSigning(r); err != nil {
 		return r, err
 	}
 	return r, putJSON(t.b(bucketSignRequests), r.ID, r)

@@ -131,4 +131,20 @@ type SigningTx interface {
 
 	PutEvidence(e SignEvidence) error
 	EvidenceOf(requestID string) ([]SignEvidence, error)
+
+	// SignRequestsInState lists up to max requests in state, by ID; only
+	// SignSigning is indexed (the requests that a crash may have left
+	// half-signed), other states return an error.
+	SignRequestsInState(state string, max int) ([]SignRequest, error)
+
+	// PutWebhook stores a webhook delivery; it fails with ErrConflict
+	// when d.Version is not the stored version (0 for a new one), and
+	// bumps Version.
+	PutWebhook(d WebhookDelivery) (WebhookDelivery, error)
+	Webhook(id string) (WebhookDelivery, error)
+	// DueWebhooks lists up to max pending deliveries due at now, earliest
+	// first.
+	DueWebhooks(now time.Time, max int) ([]WebhookDelivery, error)
+	// WebhooksOf lists the deliveries about one sign request.
+	WebhooksOf(requestID string) ([]WebhookDelivery, error)
 }

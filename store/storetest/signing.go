@@ -21,6 +21,7 @@ type SigningStore interface {
 func RunSigning(t *testing.T, open func(t *testing.T) SigningStore) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
+	runOutbox(t, open, now)
 	t.Run("Empty", func(t *testing.T) {
 		s := open(t)
 		err := s.SigningView(ctx, func(tx store.SigningTx) error {
