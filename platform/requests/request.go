@@ -103,7 +103,7 @@ func (s *Service) Open(ctx context.Context, by Principal, code string) (View, er
 		r.SignRequest = sr.ID
 	}
 	if svc.FeeFils > 0 {
-		if r.Invoice, err = s.d.Payments.Invoice(ctx, id, by.Citizen.NationalID, svc.FeeFils, svc.Code+" "+svc.NameEn); err != nil {
+		if r.Invoice, err = s.d.Payments.Invoice(ctx, id, by.Citizen.NationalID, svc.FeeFils, svc.Code+" "+svc.NameAr, svc.Code+" "+svc.NameEn); err != nil {
 			return fail(err)
 		}
 	}

@@ -55,9 +55,10 @@ type Catalogue interface {
 
 // Payments raises invoices for fees and says whether they are paid.
 type Payments interface {
-	// Invoice raises the invoice of a request's fee; reference is the
-	// request ID, and the same reference gives the same invoice.
-	Invoice(ctx context.Context, reference, nationalID string, amountFils int64, description string) (string, error)
+	// Invoice raises the invoice of a request's fee and returns its ID;
+	// reference is the request ID, and the same reference gives the same
+	// invoice.
+	Invoice(ctx context.Context, reference, nationalID string, amountFils int64, descriptionAr, descriptionEn string) (string, error)
 	Paid(ctx context.Context, invoiceID string) (bool, error)
 }
 
