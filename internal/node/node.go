@@ -28,6 +28,7 @@ import (
 	"github.com/thiqa/thiqa/signer/validate"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
+	"github.com/thiqa/thiqa/web/app"
 )
 
 // Options say where a node's data lives.
@@ -57,6 +58,22 @@ type Options struct {
 	// Store, when set, is the postgres:// URL of a PostgreSQL database
 	// shared by every replica, instead of the embedded store in Dir.
 	Store string
+	// Issuer is the OpenID provider's public issuer URL, the same on
+	// every replica (default: the first WebAuthn origin + "/oidc", since
+	// its sign-in page must be on a passkey origin).
+	Issuer string
+}
+
+// issuer is the OpenID provider's issuer URL.
+func (o Options) issuer() string {
+	if o.Issuer != "" {
+		return o.Issuer
+	}
+	origin := "http://localhost:8080"
+	if len(o.WebAuthnOrigins) > 0 {
+		origin = o.WebAuthnOrigins[0]
+	}
+	return origin + "/oidc"
 }
 
 // Store is what every service needs of the store: *store.Bolt (the
@@ -106,8 +123,7 @@ type Node struct {
 	// Signing runs agencies' sign requests and citizens' approvals.
 	Signing *signing.Service
 	// OIDC is the OpenID Connect provider, served at /oidc; its issuer is
-	// the first WebAuthn origin + "/oidc" (the sign-in page must be on a
-	// passkey origin). Nil on a store without relying parties.
+	// Options.Issuer. Nil on a store without relying parties.
 	OIDC *oidc.Provider
 
 	// Metrics are the node's Prometheus metrics, served at /metrics.
@@ -174,17 +190,12 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	if err == nil {
 		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit})
 	}
-	// The OpenID provider keeps its authorization requests, codes, tokens
-	// and single sign-on sessions in process memory (oidc/storage.go),
-	// which replicas do not share: on PostgreSQL it is not served rather
-	// than half-working across replicas.
-	_, shared := st.(*store.Postgres)
-	if clients, ok := st.(oidc.Clients); ok && !shared && err == nil {
-		origin := "http://localhost:8080"
-		if len(opts.WebAuthnOrigins) > 0 {
-			origin = opts.WebAuthnOrigins[0]
-		}
-		n.OIDC, err = oidc.New(ctx, origin+"/oidc", oidc.Deps{Citizens: n.Enrollment, Clients: clients, Keys: keys, Audit: n.Audit}, oidc.Options{Clock: opts.Clock})
+	// Both stores keep the OpenID provider's relying parties and its flow
+	// state, which replicas on PostgreSQL share.
+	clients, ok := st.(oidc.Clients)
+	state, ok2 := st.(oidc.State)
+	if ok && ok2 && err == nil {
+		n.OIDC, err = oidc.New(ctx, opts.issuer(), oidc.Deps{Citizens: n.Enrollment, Clients: clients, Keys: keys, Audit: n.Audit, State: state}, oidc.Options{Clock: opts.Clock})
 	}
 	if err != nil {
 		st.Close()
@@ -235,6 +246,7 @@ func (n *Node) Handler() http.Handler {
 	apiSrv := api.New(api.Deps{Enrollment: n.Enrollment, Signing: n.Signing, CSC: n.Signing, Verifier: verifier}, api.Options{})
 	mux.Handle("/api/v1/", apiSrv)
 	mux.Handle("/csc/v2/", apiSrv)
+	mux.Handle(app.Prefix, app.Handler())
 	if n.OIDC != nil {
 		mux.Handle("/oidc/", http.StripPrefix("/oidc", n.OIDC.Handler()))
 	}
