@@ -23,10 +23,16 @@
 //   - GET /consent, POST /consent: the browser that signed in (cookie
 //     bound to the request).
 //   - POST /oauth/token: confidential clients only (client_secret_basic,
-//     client_secret_post or private_key_jwt); the code is single use,
-//     expires after [Options.CodeTTL] and needs the PKCE verifier; a
-//     client assertion is used once (its jti is remembered) and must
-//     verify, or the answer is invalid_client.
+//     client_secret_post or private_key_jwt); the code is single use across
+//     every replica, expires after [Options.CodeTTL] and needs the PKCE
+//     verifier; a replayed code revokes the tokens issued from it. A client
+//     assertion is used once (its jti is remembered in the shared state)
+//     and must verify, or the answer is invalid_client. grant_type
+//     refresh_token rotates the refresh token (see Refresh tokens).
+//   - POST /oauth/introspect (RFC 7662): an authenticated client, about
+//     its own access tokens only; no personal claims.
+//   - POST /revoke (RFC 7009): an authenticated client, its own tokens; a
+//     refresh token takes its whole family with it.
 //   - GET/POST /userinfo: a bearer access token issued here.
 //   - GET /end_session: anyone with an id_token_hint the provider issued
 //     (post_logout_redirect_uri must be registered): single sign-out.
@@ -37,10 +43,10 @@
 // A passkey sign-in opens a single sign-on session (cookie thiqa_sso, for
 // [Options.SessionTTL]); another agency's sign-in in the same browser then
 // skips the passkey but still asks for consent. Signing out at any agency
-// (end_session) ends the citizen's sessions and access tokens at every
-// agency, and posts a signed logout token (OpenID Connect Back-Channel
-// Logout 1.0) to every portal the citizen was signed in to that registered
-// a back-channel logout URI.
+// (end_session) ends the citizen's sessions, pending requests, codes and
+// access and refresh tokens at every agency, and posts a signed logout
+// token (OpenID Connect Back-Channel Logout 1.0) to every portal the
+// citizen was signed in to that registered a back-channel logout URI.
 //
 // # Claims
 //
@@ -51,9 +57,28 @@
 // the national number, only when granted to the client. The acr claim is
 // [ACRPasskeyInPerson].
 //
-// Authorization requests, codes, sessions and access tokens live in memory
-// (one node; a restart signs everyone out); relying parties and the
-// deployment secret live in the store. No refresh tokens are issued.
+// # State shared by replicas
+//
+// Authorization requests, codes, access and refresh tokens, single sign-on
+// sessions, sign-in records and client assertions seen live in the store
+// behind the small [State] interface (bbolt on one node, PostgreSQL shared
+// by replicas), so a flow begun on one replica finishes on any other, and
+// single sign-out on one ends the session everywhere. Codes, tokens and
+// cookies are kept only as SHA-256 hashes; the access token a client holds
+// is the token ID and subject encrypted with a key derived from the
+// deployment secret, which every replica shares. Expired entries are purged
+// as requests come in ([Provider.Purge] does it on demand). Relying parties
+// and the deployment secret are in the store too.
+//
+// # Refresh tokens
+//
+// A client that asks for scope offline_access (and gets the citizen's
+// consent for it) receives a refresh token. Each use rotates it: the old
+// one is consumed atomically and a new one issued, within the family's
+// absolute lifetime [Options.RefreshTTL], which rotation does not extend. A
+// refresh token presented a second time revokes its whole family (OAuth 2.0
+// Security BCP, RFC 9700), as does a replayed authorization code; both are
+// audited. A citizen whose identity is no longer active cannot refresh.
 //
 // The op library logs refused requests with the default slog logger; it
 // offers no way to inject one.

@@ -111,7 +111,7 @@ func (e *env) serve(p *Provider) {
 
 func (e *env) provider(t testing.TB) *Provider {
 	t.Helper()
-	p, err := New(ctx, e.srv.URL+"/oidc", Deps{Citizens: e.enr, Clients: e.st, Keys: e.keys, Audit: e.audit}, Options{Clock: e.clock.now})
+	p, err := New(ctx, e.srv.URL+"/oidc", Deps{Citizens: e.enr, Clients: e.st, Keys: e.keys, Audit: e.audit, State: e.st}, Options{Clock: e.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,9 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/store"
 )
 
 //go:embed templates/*.html
@@ -34,10 +37,12 @@ type texts struct {
 var words = map[string]texts{
 	"ar": {Title: "الدخول بهوية ثقة الرقمية", Intro: "للمتابعة إلى", Button: "الدخول بمفتاح المرور", Switch: "English",
 		Failed: "تعذر الدخول:", ConsentTitle: "الموافقة على مشاركة البيانات", Asks: "تطلب البيانات التالية:", Allow: "موافق", Deny: "رفض",
-		Claims: map[string]string{"openid": "معرّف خاص بهذه الجهة", "profile": "الاسم بالعربية واللاتينية", ScopeNationalID: "الرقم الوطني"}},
+		Claims: map[string]string{"openid": "معرّف خاص بهذه الجهة", "profile": "الاسم بالعربية واللاتينية", ScopeNationalID: "الرقم الوطني",
+			"offline_access": "البقاء متصلاً دون دخول جديد"}},
 	"en": {Title: "Sign in with Thiqa digital identity", Intro: "to continue to", Button: "Sign in with passkey", Switch: "العربية",
 		Failed: "Sign-in failed:", ConsentTitle: "Share your details", Asks: "asks for:", Allow: "Allow", Deny: "Deny",
-		Claims: map[string]string{"openid": "an identifier for this agency only", "profile": "your name in Arabic and Latin", ScopeNationalID: "your national number"}},
+		Claims: map[string]string{"openid": "an identifier for this agency only", "profile": "your name in Arabic and Latin", ScopeNationalID: "your national number",
+			"offline_access": "staying signed in without signing in again"}},
 }
 
 const cookieName = "thiqa_oidc"
@@ -88,16 +93,16 @@ func (p *Provider) page(w http.ResponseWriter, r *http.Request, name string, a a
 // loginPage asks for the passkey, unless the browser holds a live single
 // sign-on session: then it goes straight to consent.
 func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
-	a, err := p.st.request(r.URL.Query().Get("id"))
+	a, err := p.st.request(r.Context(), r.URL.Query().Get("id"))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		httpError(w, err)
 		return
 	}
 	if ss, ok := p.session(r); ok {
 		who := citizen(ss.IdentityID, ss.NationalID)
 		who.AuthTime = ss.AuthTime
 		if err := p.bind(w, r, a, who, true); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			httpError(w, err)
 			return
 		}
 		lang := ""
@@ -118,14 +123,11 @@ func (p *Provider) session(r *http.Request) (session, bool) {
 	if err != nil {
 		return session{}, false
 	}
-	h := sha256.Sum256([]byte(c.Value))
-	p.st.mu.Lock()
-	defer p.st.mu.Unlock()
-	ss, ok := p.st.sessions[string(h[:])]
-	if !ok || p.now().After(ss.Expires) {
+	var ss session
+	if _, err := p.st.load(r.Context(), store.OIDCSession, hashKey(c.Value), &ss); err != nil || p.now().After(ss.Expires) {
 		return session{}, false
 	}
-	return *ss, true
+	return ss, true
 }
 
 // randomCookie draws a cookie value and its SHA-256.
@@ -155,15 +157,21 @@ func (p *Provider) bind(w http.ResponseWriter, r *http.Request, a authRequest, w
 		return err
 	}
 	sub := p.subject(c.Sector, who.IdentityID)
-	err = p.st.updateRequest(a.ID, func(a *authRequest) error {
+	_, err = p.st.updateRequest(r.Context(), a.ID, func(a *authRequest) error {
 		if a.IdentityID != "" {
 			return ErrUnknownRequest
 		}
 		a.IdentityID, a.NationalID, a.AuthTime, a.Browser, a.Subject = who.IdentityID, who.NationalID, who.AuthTime, h, sub
-		p.st.subjects[a.ClientID+"\x00"+sub] = who.IdentityID
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	// The sign-in record finds the citizen again at single sign-out; it
+	// lasts as long as anything issued from this sign-in may.
+	in := store.OIDCEntry{Kind: store.OIDCSignIn, Key: signInKey(a.ClientID, sub), Identity: who.IdentityID,
+		Expires: p.now().Add(p.familyTTL(true))}
+	if err := p.st.st.PutOIDC(r.Context(), in); err != nil {
 		return err
 	}
 	p.d.Audit.Append(r.Context(), audit.Event{Actor: "citizen:" + who.IdentityID, Action: "oidc-signin", Subject: "oidc-client:" + a.ClientID,
@@ -211,8 +219,8 @@ func (p *Provider) loginBegin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if _, err := p.st.request(req.ID); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	if _, err := p.st.request(r.Context(), req.ID); err != nil {
+		httpError(w, err)
 		return
 	}
 	ch, err := p.d.Citizens.BeginSignIn(r.Context())
@@ -229,9 +237,9 @@ func (p *Provider) loginFinish(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	a, err := p.st.request(req.ID)
+	a, err := p.st.request(r.Context(), req.ID)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		httpError(w, err)
 		return
 	}
 	tok, who, err := p.d.Citizens.FinishSignIn(r.Context(), req.CeremonyID, req.Credential)
@@ -242,7 +250,7 @@ func (p *Provider) loginFinish(w http.ResponseWriter, r *http.Request) {
 	// The provider keeps no enrollment session; it ends at once.
 	p.d.Citizens.SignOut(r.Context(), tok.Token)
 	if err := p.bind(w, r, a, who, false); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		httpError(w, err)
 		return
 	}
 	value, h, err := p.randomCookie()
@@ -251,19 +259,23 @@ func (p *Provider) loginFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.now()
-	p.st.mu.Lock()
-	p.st.purge(now)
-	if len(p.st.sessions) < p.opts.MaxPending {
-		p.st.sessions[string(h)] = &session{IdentityID: who.IdentityID, NationalID: who.NationalID, AuthTime: who.AuthTime, Expires: now.Add(p.opts.SessionTTL)}
+	ss := session{IdentityID: who.IdentityID, NationalID: who.NationalID, AuthTime: who.AuthTime, Expires: now.Add(p.opts.SessionTTL)}
+	e, err := entry(store.OIDCSession, hex.EncodeToString(h), ss, ss.Expires)
+	if err == nil {
+		e.Identity = who.IdentityID
+		err = p.st.st.InsertOIDC(r.Context(), e, now)
 	}
-	p.st.mu.Unlock()
+	if err != nil {
+		httpError(w, err)
+		return
+	}
 	p.setCookie(w, sessionCookie, value, p.opts.SessionTTL)
 	writeJSON(w, http.StatusOK, map[string]string{"next": "consent?id=" + url.QueryEscape(req.ID)})
 }
 
 // signedIn returns the request id when this browser signed in for it.
 func (p *Provider) signedIn(r *http.Request, id string) (authRequest, error) {
-	a, err := p.st.request(id)
+	a, err := p.st.request(r.Context(), id)
 	if err != nil {
 		return a, err
 	}
@@ -281,7 +293,7 @@ func (p *Provider) signedIn(r *http.Request, id string) (authRequest, error) {
 func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request) {
 	a, err := p.signedIn(r, r.URL.Query().Get("id"))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusForbidden)
+		httpError(w, err)
 		return
 	}
 	p.page(w, r, "consent.html", a)
@@ -295,7 +307,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := p.signedIn(r, r.PostForm.Get("id"))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusForbidden)
+		httpError(w, err)
 		return
 	}
 	allow := r.PostForm.Get("decision") == "allow"
@@ -313,7 +325,7 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u.String(), http.StatusSeeOther)
 		return
 	}
-	err = p.st.updateRequest(a.ID, func(x *authRequest) error {
+	_, err = p.st.updateRequest(r.Context(), a.ID, func(x *authRequest) error {
 		if x.IdentityID != a.IdentityID {
 			return ErrNotSignedIn
 		}
@@ -321,10 +333,24 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusForbidden)
+		httpError(w, err)
 		return
 	}
 	http.Redirect(w, r, p.issuer+"/authorize/callback?id="+url.QueryEscape(a.ID), http.StatusSeeOther)
+}
+
+// httpError answers a refused page request: 400 for an unknown request,
+// 403 for a browser that did not sign in for it, 500 (without details)
+// for anything else, such as an unreachable store.
+func httpError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrUnknownRequest):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	case errors.Is(err, ErrNotSignedIn):
+		http.Error(w, err.Error(), http.StatusForbidden)
+	default:
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
 }
 
 func issuerPath(issuer string) string {

@@ -45,6 +45,8 @@ type Deps struct {
 	Clients  Clients
 	Keys     hsm.Custody
 	Audit    Auditor
+	// State keeps the flow state; replicas share it.
+	State State
 }
 
 // Options tune the provider; the zero value is safe.
@@ -64,9 +66,10 @@ type Options struct {
 	// agencies' sign-ins in the same browser need no passkey, only
 	// consent (default 30 minutes).
 	SessionTTL time.Duration
-	// MaxPending bounds the requests, sessions and tokens held (default
-	// 100000).
-	MaxPending int
+	// RefreshTTL is the absolute lifetime of a refresh token family,
+	// issued when a client asks for offline_access: rotation does not
+	// extend it (default 7 days).
+	RefreshTTL time.Duration
 }
 
 // Provider is the OpenID Connect provider.
@@ -88,7 +91,7 @@ func New(ctx context.Context, issuer string, d Deps, o Options) (*Provider, erro
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || strings.HasSuffix(issuer, "/") {
 		return nil, fmt.Errorf("open oidc provider: issuer %q must be an absolute URL without trailing slash", issuer)
 	}
-	if d.Citizens == nil || d.Clients == nil || d.Keys == nil || d.Audit == nil {
+	if d.Citizens == nil || d.Clients == nil || d.Keys == nil || d.Audit == nil || d.State == nil {
 		return nil, fmt.Errorf("open oidc provider: missing dependency")
 	}
 	if o.Clock == nil {
@@ -112,8 +115,8 @@ func New(ctx context.Context, issuer string, d Deps, o Options) (*Provider, erro
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 30 * time.Minute
 	}
-	if o.MaxPending <= 0 {
-		o.MaxPending = 100000
+	if o.RefreshTTL <= 0 {
+		o.RefreshTTL = 7 * 24 * time.Hour
 	}
 	p := &Provider{issuer: issuer, d: d, opts: o}
 	if p.keys, err = signingKeys(ctx, d.Keys); err != nil {
@@ -122,15 +125,15 @@ func New(ctx context.Context, issuer string, d Deps, o Options) (*Provider, erro
 	if p.secret, err = d.Clients.OIDCSecret(ctx); err != nil {
 		return nil, fmt.Errorf("open oidc provider: %w", err)
 	}
-	p.st = &storage{p: p, requests: map[string]*authRequest{}, codes: map[string]string{}, tokens: map[string]*token{},
-		sessions: map[string]*session{}, subjects: map[string]string{}, assertions: map[string]time.Time{}}
+	p.st = &storage{p: p, st: d.State}
 	cfg := &op.Config{
 		CodeMethodS256:             true,
 		AuthMethodPost:             true,
 		AuthMethodPrivateKeyJWT:    true,
+		GrantTypeRefreshToken:      true,
 		BackChannelLogoutSupported: true,
 		SupportedUILocales:         []language.Tag{language.Arabic, language.English},
-		SupportedScopes:            []string{oidc.ScopeOpenID, oidc.ScopeProfile, ScopeNationalID},
+		SupportedScopes:            []string{oidc.ScopeOpenID, oidc.ScopeProfile, ScopeNationalID, oidc.ScopeOfflineAccess},
 		SupportedClaims:            []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp", "name", "given_name", "family_name", "name#ar", "given_name#ar", "family_name#ar", ScopeNationalID},
 	}
 	cfg.DefaultLogoutRedirectURI = issuer + "/signed-out"
@@ -173,6 +176,8 @@ func (p *Provider) Handler() http.Handler {
 	mux.HandleFunc("GET /consent", p.consentPage)
 	mux.HandleFunc("POST /consent", p.consent)
 	mux.HandleFunc("POST /oauth/token", p.token)
+	mux.HandleFunc("POST /oauth/introspect", p.token)
+	mux.HandleFunc("POST /revoke", p.token)
 	mux.HandleFunc("GET /signed-out", p.signedOut)
 	mux.Handle("/", p.op)
 	return mux
@@ -180,8 +185,9 @@ func (p *Provider) Handler() http.Handler {
 
 // token answers invalid_client to a private_key_jwt client whose assertion
 // does not verify (RFC 7523 section 3.2; the library would answer
-// invalid_grant) or that was used before (its jti is remembered until it
-// expires), then hands the request to the library.
+// invalid_grant) or that was used before (its jti is remembered, by every
+// replica, until it expires), then hands the request to the library. It
+// fronts the token, introspection and revocation endpoints.
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
@@ -191,7 +197,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	if a := r.PostForm.Get("client_assertion"); a != "" {
 		ctx := op.ContextWithIssuer(r.Context(), p.issuer)
 		req, err := op.VerifyJWTAssertion(ctx, a, p.op.JWTProfileVerifier(ctx))
-		if err != nil || !p.st.firstUse(req.Issuer, req.JWTID, req.ExpiresAt.AsTime()) {
+		if err != nil || !p.st.firstUse(r.Context(), req.Issuer, req.JWTID, req.ExpiresAt.AsTime()) {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "client assertion refused"})
 			return
 		}

@@ -10,15 +10,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/store"
 )
 
 // ACRPasskeyInPerson is the acr of every sign-in: identity proofed in
@@ -27,7 +30,7 @@ import (
 const ACRPasskeyInPerson = "urn:thiqa:acr:in-person-proofed:passkey-uv"
 
 // authRequest is an authorization request and, once signed in, its
-// result.
+// result. It is the document of a store.OIDCAuthRequest entry.
 type authRequest struct {
 	ID, ClientID, RedirectURI, State, Nonce string
 	Scopes                                  []string
@@ -41,15 +44,16 @@ type authRequest struct {
 	AuthTime                        time.Time
 	Browser                         []byte // SHA-256 of the binding cookie
 	Consented                       bool
-	Code                            string
-	CodeIssued                      time.Time
+	// CodeIssued is when the code was issued (the code itself is kept
+	// only as the key of its store.OIDCCode entry, hashed).
+	CodeIssued time.Time
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)
 
 func (a *authRequest) GetID() string                         { return a.ID }
 func (a *authRequest) GetACR() string                        { return ACRPasskeyInPerson }
-func (a *authRequest) GetAMR() []string                      { return []string{"hwk", "user", "mfa"} }
+func (a *authRequest) GetAMR() []string                      { return amr }
 func (a *authRequest) GetAudience() []string                 { return []string{a.ClientID} }
 func (a *authRequest) GetAuthTime() time.Time                { return a.AuthTime }
 func (a *authRequest) GetClientID() string                   { return a.ClientID }
@@ -63,66 +67,51 @@ func (a *authRequest) GetState() string                      { return a.State }
 func (a *authRequest) GetSubject() string                    { return a.Subject }
 func (a *authRequest) Done() bool                            { return a.Consented }
 
-// token is an issued access token.
-type token struct {
-	ID, ClientID, Subject, IdentityID, NationalID string
-	Scopes                                        []string
-	Expires                                       time.Time
+// amr are the authentication methods of every sign-in.
+var amr = []string{"hwk", "user", "mfa"}
+
+// code is the document of a store.OIDCCode entry.
+type code struct {
+	Issued time.Time
+	// Used is set by the one exchange that consumes the code; the entry
+	// then stays as long as tokens issued from it may live, so that a
+	// replay revokes them.
+	Used bool
+	// Offline: the request asked for offline_access (refresh tokens may
+	// be issued from the code).
+	Offline bool
 }
 
-// storage implements op.Storage.
-type storage struct {
-	p *Provider
-
-	mu       sync.Mutex
-	requests map[string]*authRequest
-	codes    map[string]string // code -> request ID
-	tokens   map[string]*token
-	// sessions are single sign-on sessions by the SHA-256 of their
-	// cookie; subjects map client ID + "\x00" + pairwise subject to the
-	// identity, for sign-out.
-	sessions map[string]*session
-	subjects map[string]string
-	// assertions are the client assertions seen (issuer + "\x00" + jti),
-	// until they expire.
-	assertions map[string]time.Time
-}
-
-// firstUse records a client assertion's jti and reports whether it is new.
-func (s *storage) firstUse(issuer, jti string, exp time.Time) bool {
-	if jti == "" {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.p.now()
-	if len(s.assertions) >= s.p.opts.MaxPending {
-		for k, e := range s.assertions {
-			if now.After(e) {
-				delete(s.assertions, k)
-			}
-		}
-		if len(s.assertions) >= s.p.opts.MaxPending {
-			return false
-		}
-	}
-	k := issuer + "\x00" + jti
-	if _, seen := s.assertions[k]; seen {
-		return false
-	}
-	s.assertions[k] = exp
-	return true
-}
-
-// session is a citizen's single sign-on session in one browser.
+// session is a citizen's single sign-on session in one browser, the
+// document of a store.OIDCSession entry.
 type session struct {
 	IdentityID, NationalID string
 	AuthTime, Expires      time.Time
 }
 
+// storage implements op.Storage on the shared State.
+type storage struct {
+	p  *Provider
+	st State
+	// created counts authorization requests, for maybePurge.
+	created atomic.Uint64
+}
+
 var _ op.Storage = (*storage)(nil)
 
-var errFull = errors.New("too many pending authorization requests")
+// firstUse records a client assertion's jti and reports whether it is new
+// to every replica.
+func (s *storage) firstUse(ctx context.Context, issuer, jti string, exp time.Time) bool {
+	if jti == "" {
+		return false
+	}
+	now := s.p.now()
+	if !exp.After(now) {
+		exp = now.Add(time.Minute)
+	}
+	e := store.OIDCEntry{Kind: store.OIDCAssertion, Key: hashKey(issuer + "\x00" + jti), Expires: exp}
+	return s.st.InsertOIDC(ctx, e, now) == nil
+}
 
 func (s *storage) newID() (string, error) {
 	b := make([]byte, 24)
@@ -130,34 +119,6 @@ func (s *storage) newID() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// purge drops expired requests and tokens; s.mu is held.
-func (s *storage) purge(now time.Time) {
-	for id, r := range s.requests {
-		if now.Sub(r.Created) > s.p.opts.RequestTTL {
-			delete(s.requests, id)
-			delete(s.codes, r.Code)
-		}
-	}
-	for id, t := range s.tokens {
-		if now.After(t.Expires) {
-			delete(s.tokens, id)
-		}
-	}
-	for id, ss := range s.sessions {
-		if now.After(ss.Expires) {
-			delete(s.sessions, id)
-		}
-	}
-	for k, e := range s.assertions {
-		if now.After(e) {
-			delete(s.assertions, k)
-		}
-	}
-	if len(s.subjects) > s.p.opts.MaxPending {
-		clear(s.subjects)
-	}
 }
 
 func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
@@ -175,159 +136,152 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	a := &authRequest{ID: id, ClientID: req.ClientID, RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce,
 		Scopes: req.Scopes, ResponseType: req.ResponseType, ResponseMode: req.ResponseMode,
 		Challenge: &oidc.CodeChallenge{Challenge: req.CodeChallenge, Method: req.CodeChallengeMethod}, Created: now}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.requests) >= s.p.opts.MaxPending {
-		s.purge(now)
-		if len(s.requests) >= s.p.opts.MaxPending {
-			return nil, oidc.ErrServerError().WithDescription("%s", errFull.Error())
-		}
+	e, err := entry(store.OIDCAuthRequest, id, a, now.Add(s.p.opts.RequestTTL))
+	if err == nil {
+		// The request is its own grant: revoking the grant ends it too.
+		e.Grant = id
+		err = s.st.InsertOIDC(ctx, e, now)
 	}
-	s.requests[id] = a
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	s.maybePurge(ctx, now)
 	return a, nil
 }
 
-// request returns a copy of a live request.
-func (s *storage) request(id string) (authRequest, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.requests[id]
-	if !ok || s.p.now().Sub(a.Created) > s.p.opts.RequestTTL {
-		return authRequest{}, ErrUnknownRequest
+// request returns a live request.
+func (s *storage) request(ctx context.Context, id string) (authRequest, error) {
+	var a authRequest
+	_, err := s.load(ctx, store.OIDCAuthRequest, id, &a)
+	if notFound(err) {
+		return a, ErrUnknownRequest
 	}
-	return *a, nil
+	return a, err
 }
 
-// updateRequest changes a live request under the lock.
-func (s *storage) updateRequest(id string, f func(a *authRequest) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.requests[id]
-	if !ok || s.p.now().Sub(a.Created) > s.p.opts.RequestTTL {
-		return ErrUnknownRequest
+// updateRequest changes a live request atomically.
+func (s *storage) updateRequest(ctx context.Context, id string, f func(a *authRequest) error) (authRequest, error) {
+	a, _, err := update(ctx, s, store.OIDCAuthRequest, id, func(e *store.OIDCEntry, a *authRequest) error {
+		if err := f(a); err != nil {
+			return err
+		}
+		e.Identity = a.IdentityID
+		if end := a.CodeIssued.Add(s.p.opts.CodeTTL); end.After(e.Expires) {
+			e.Expires = end
+		}
+		return nil
+	})
+	if notFound(err) {
+		return a, ErrUnknownRequest
 	}
-	return f(a)
+	return a, err
 }
 
 func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
-	a, err := s.request(id)
+	a, err := s.request(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return &a, nil
 }
 
-// AuthRequestByCode consumes the code: a replayed code finds nothing.
-func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, ok := s.codes[code]
-	if !ok {
-		return nil, errors.New("unknown or used authorization code")
-	}
-	delete(s.codes, code)
-	a, ok := s.requests[id]
-	delete(s.requests, id)
-	if !ok || s.p.now().Sub(a.CodeIssued) > s.p.opts.CodeTTL {
-		return nil, errors.New("authorization code expired")
-	}
-	return a, nil
-}
+// errCodeUsed: the code was exchanged before.
+var errCodeUsed = errors.New("authorization code used before")
 
-func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	return s.updateRequest(id, func(a *authRequest) error {
-		if !a.Consented || a.Code != "" {
-			return ErrNotSignedIn
+// AuthRequestByCode consumes the code, once across every replica. A
+// replayed code finds it used: the tokens issued from it are revoked
+// (OAuth 2.0 Security BCP, RFC 9700 section 4.5.3.1).
+func (s *storage) AuthRequestByCode(ctx context.Context, c string) (op.AuthRequest, error) {
+	now := s.p.now()
+	d, e, err := update(ctx, s, store.OIDCCode, hashKey(c), func(e *store.OIDCEntry, d *code) error {
+		if d.Used {
+			return errCodeUsed
 		}
-		a.Code, a.CodeIssued = code, s.p.now()
-		s.codes[code] = id
+		if now.Sub(d.Issued) > s.p.opts.CodeTTL {
+			return errors.New("authorization code expired")
+		}
+		d.Used = true
+		e.Expires = now.Add(s.p.familyTTL(d.Offline))
 		return nil
 	})
+	if errors.Is(err, errCodeUsed) {
+		s.revokeGrant(ctx, e, "oidc-code-replayed")
+		return nil, errors.New("authorization code used before: the tokens issued from it are revoked")
+	}
+	if err != nil {
+		return nil, errors.New("unknown, used or expired authorization code")
+	}
+	a, err := s.request(ctx, e.Grant)
+	if err != nil || a.CodeIssued.IsZero() || !a.CodeIssued.Equal(d.Issued) {
+		return nil, errors.New("authorization code expired")
+	}
+	return &a, nil
+}
+
+// revokeGrant deletes every token descending from e's grant and audits
+// why.
+func (s *storage) revokeGrant(ctx context.Context, e store.OIDCEntry, why string) {
+	if e.Grant == "" {
+		return
+	}
+	gone, _ := s.st.DeleteOIDCByGrant(ctx, e.Grant)
+	s.p.d.Audit.Append(ctx, audit.Event{Actor: "citizen:" + e.Identity, Action: why, Subject: "oidc-grant:" + e.Grant,
+		Details: map[string]any{"revoked": len(gone)}})
+}
+
+func (s *storage) SaveAuthCode(ctx context.Context, id, c string) error {
+	now := s.p.now()
+	a, err := s.updateRequest(ctx, id, func(a *authRequest) error {
+		if !a.Consented || !a.CodeIssued.IsZero() {
+			return ErrNotSignedIn
+		}
+		a.CodeIssued = now
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e, err := entry(store.OIDCCode, hashKey(c), code{Issued: now, Offline: slices.Contains(a.Scopes, oidc.ScopeOfflineAccess)}, now.Add(s.p.opts.CodeTTL))
+	if err != nil {
+		return err
+	}
+	e.Identity, e.Grant = a.IdentityID, a.ID
+	return s.st.InsertOIDC(ctx, e, now)
 }
 
 func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if a, ok := s.requests[id]; ok {
-		delete(s.codes, a.Code)
-		delete(s.requests, id)
-	}
-	return nil
-}
-
-func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
-	a, ok := req.(*authRequest)
-	if !ok {
-		return "", time.Time{}, oidc.ErrUnsupportedGrantType()
-	}
-	id, err := s.newID()
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	exp := s.p.now().Add(s.p.opts.TokenTTL)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.purge(s.p.now())
-	if len(s.tokens) >= s.p.opts.MaxPending {
-		return "", time.Time{}, errFull
-	}
-	s.tokens[id] = &token{ID: id, ClientID: a.ClientID, Subject: a.Subject, IdentityID: a.IdentityID, NationalID: a.NationalID, Scopes: a.Scopes, Expires: exp}
-	return id, exp, nil
-}
-
-func (s *storage) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
-	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType().WithDescription("refresh tokens are not issued")
-}
-
-func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
-	return nil, op.ErrInvalidRefreshToken
+	return s.st.DeleteOIDC(ctx, store.OIDCAuthRequest, id)
 }
 
 // TerminateSession is single sign-out: the citizen whom subject names at
-// clientID loses every single sign-on session and every access token, at
-// every agency.
+// clientID loses every single sign-on session, pending request and token,
+// at every agency and on every replica.
 func (s *storage) TerminateSession(ctx context.Context, subject, clientID string) error {
-	s.mu.Lock()
-	identity, ok := s.subjects[clientID+"\x00"+subject]
-	if !ok {
-		s.mu.Unlock()
+	e, err := s.st.OIDC(ctx, store.OIDCSignIn, signInKey(clientID, subject), s.p.now())
+	if notFound(err) {
 		return nil
 	}
-	for id, ss := range s.sessions {
-		if ss.IdentityID == identity {
-			delete(s.sessions, id)
-		}
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
 	}
-	for id, t := range s.tokens {
-		if t.IdentityID == identity {
-			delete(s.tokens, id)
-		}
+	gone, err := s.st.DeleteOIDCByIdentity(ctx, e.Identity)
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
 	}
 	var parties []signedOut
-	for k, v := range s.subjects {
-		if v == identity {
-			client, sub, _ := strings.Cut(k, "\x00")
+	for _, g := range gone {
+		if g.Kind == store.OIDCSignIn {
+			client, sub, _ := strings.Cut(g.Key, " ")
 			parties = append(parties, signedOut{clientID: client, subject: sub})
-			delete(s.subjects, k)
 		}
 	}
-	s.mu.Unlock()
 	s.p.notifyLogout(ctx, parties)
 	return nil
 }
 
-func (s *storage) RevokeToken(ctx context.Context, tokenID, subject, clientID string) *oidc.Error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t, ok := s.tokens[tokenID]; ok && t.ClientID == clientID {
-		delete(s.tokens, tokenID)
-	}
-	return nil
-}
-
-func (s *storage) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
-	return "", "", op.ErrInvalidRefreshToken
-}
+// signInKey keys the record that the citizen signed in at a client under
+// a pairwise subject (client IDs and subjects hold no spaces).
+func signInKey(clientID, subject string) string { return clientID + " " + subject }
 
 func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	return signingKey{s.p.keys[len(s.p.keys)-1]}, nil
@@ -345,10 +299,15 @@ func (s *storage) KeySet(context.Context) ([]op.Key, error) {
 	return out, nil
 }
 
+// GetClientByClientID finds a relying party; an unknown one is
+// invalid_client (the refresh grant would otherwise answer server_error).
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.p.d.Clients.OIDCClient(ctx, id)
+	if errors.Is(err, store.ErrOIDCClientNotFound) {
+		return nil, oidc.ErrInvalidClient().WithParent(err)
+	}
 	if err != nil {
-		return nil, err
+		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return &client{c: c, issuer: s.p.issuer}, nil
 }
@@ -368,24 +327,6 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 func (s *storage) SetUserinfoFromScopes(_ context.Context, ui *oidc.UserInfo, subject, _ string, _ []string) error {
 	ui.Subject = subject
 	return nil
-}
-
-func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, origin string) error {
-	s.mu.Lock()
-	t, ok := s.tokens[tokenID]
-	var tk token
-	if ok {
-		tk = *t
-	}
-	s.mu.Unlock()
-	if !ok || s.p.now().After(tk.Expires) || tk.Subject != subject {
-		return errors.New("access token unknown or expired")
-	}
-	return s.p.userinfo(ctx, ui, tk)
-}
-
-func (s *storage) SetIntrospectionFromToken(context.Context, *oidc.IntrospectionResponse, string, string, string) error {
-	return errors.New("introspection is not offered")
 }
 
 func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
