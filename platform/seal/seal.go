@@ -43,6 +43,21 @@ var _ Sealer = (*Seal)(nil)
 type Options struct {
 	// Reason and Location go in the signature dictionary.
 	Reason, Location string
+	// Stamp, when set, makes the seal visible.
+	Stamp *Stamp
+}
+
+// Stamp is a seal's visible appearance: package signer's bilingual stamp
+// with the organisation's names (the Arabic one shaped, right to left).
+type Stamp struct {
+	// Page (from 1) and Rect (x1, y1, x2, y2 in points) place it.
+	Page int
+	Rect [4]float64
+	// Reason is a line of the stamp, in either script.
+	Reason string
+	// VerifyBaseURL, when set, adds a QR code of it followed by the
+	// signature's identifier.
+	VerifyBaseURL string
 }
 
 // Trust is what sealing needs of the trust services: time-stamps,
@@ -56,6 +71,10 @@ type Trust interface {
 
 // Seal is one organisation's e-seal: its key, certificate and chain.
 type Seal struct {
+	// NameAr and NameEn are the organisation's names drawn on visible
+	// seals; NameEn defaults to the certificate's organisation.
+	NameAr, NameEn string
+
 	key   crypto.Signer
 	cert  *x509.Certificate
 	chain []*x509.Certificate
@@ -81,6 +100,15 @@ func (s *Seal) Seal(ctx context.Context, pdf []byte, o Options) ([]byte, error) 
 	opts := &signer.Options{Certificate: s.cert, Chain: s.chain, Level: signer.LevelBLT, Clock: s.clock,
 		Reason: o.Reason, Location: o.Location, Timestamper: s.trust, Revocation: s.trust,
 		ExtraCertificates: s.trust.ExtraCertificates()}
+	if st := o.Stamp; st != nil {
+		nameEn := s.NameEn
+		if nameEn == "" && len(s.cert.Subject.Organization) > 0 {
+			nameEn = s.cert.Subject.Organization[0]
+		}
+		opts.Visible = &signer.Visible{Page: st.Page, Rect: st.Rect}
+		opts.Appearance = signer.BilingualStamp(signer.StampOptions{NameArabic: s.NameAr, NameLatin: nameEn,
+			Reason: st.Reason, VerifyBaseURL: st.VerifyBaseURL})
+	}
 	var out bytes.Buffer
 	if err := signer.Sign(ctx, bytes.NewReader(pdf), int64(len(pdf)), &out, s.key, opts); err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
@@ -108,6 +136,8 @@ type Identity struct {
 	// Organization and OrgIdentifier (e.g. "GOVJO-1001") go in the
 	// certificate's subject.
 	Organization, OrgIdentifier string
+	// OrganizationAr is the Arabic name drawn on visible seals.
+	OrganizationAr string
 }
 
 // ProvisionOptions configure Provision; the zero value is usable.
@@ -167,7 +197,9 @@ func Provision(ctx context.Context, keys hsm.Custody, authority *ca.Service, st 
 	if err != nil {
 		return fail(err)
 	}
-	return New(key, cert, chain, opts.Trust, opts.Clock), nil
+	sl := New(key, cert, chain, opts.Trust, opts.Clock)
+	sl.NameAr, sl.NameEn = id.OrganizationAr, id.Organization
+	return sl, nil
 }
 
 // usable reports whether der is a valid, unexpired certificate of pub.
