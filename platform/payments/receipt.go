@@ -164,5 +164,3 @@ func utf16BE(s string) string {
 	b.WriteByte('>')
 	return b.String()
 }
-
-
