@@ -1,0 +1,116 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/store"
+	"github.com/thiqa/thiqa/web/internal/ui"
+)
+
+func (s *Server) adminRoutes() {
+	s.handle("GET /admin/", s.adminHome)
+	s.handle("POST /admin/signin", s.officerSignIn)
+	s.handle("POST /admin/signout", func(w http.ResponseWriter, r *http.Request, _ enrollment.Principal) {
+		s.signOut(w, r)
+		http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+	})
+	s.handle("POST /admin/centres", s.createCentre)
+	s.handle("POST /admin/officers", s.createOfficer)
+	s.handle("POST /admin/officers/disable", s.disableOfficer)
+}
+
+// adminView is the admin page's data.
+type adminView struct {
+	Centres []store.Centre
+	// Officer is the officer just created, with the TOTP secret to set up
+	// (shown once).
+	Officer *enrollment.OfficerEnrolment
+	Values  map[string]string
+}
+
+func (s *Server) adminHome(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
+	if r.URL.Path != "/admin/" {
+		s.fail(w, r, by, http.StatusNotFound, "err.no-page", "")
+		return
+	}
+	if by.Kind == "" || kindOf(by) != Admin {
+		p := s.page(w, r, by, "admin.signin")
+		if by.Kind != "" {
+			p.Error = ui.T(p.Lang, "err.forbidden")
+		}
+		s.pages.Render(w, http.StatusOK, "signin.html", p)
+		return
+	}
+	s.renderAdmin(w, r, by, http.StatusOK, adminView{}, "", notice(r))
+}
+
+func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, by enrollment.Principal, status int, v adminView, errKey, noticeKey string) {
+	cs, err := s.deps.Enrollment.Centres(r.Context())
+	if err != nil {
+		s.failErr(w, r, by, err)
+		return
+	}
+	v.Centres = cs
+	if v.Values == nil {
+		v.Values = map[string]string{}
+	}
+	p := s.page(w, r, by, "admin.title")
+	p.Error, p.Notice = s.t(p.Lang, errKey), s.t(p.Lang, noticeKey)
+	p.Data = v
+	s.pages.Render(w, status, "admin.html", p)
+}
+
+func (s *Server) createCentre(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
+	c := store.Centre{Code: field(r.PostForm, "code", 32), NameAr: field(r.PostForm, "name_ar", 200),
+		NameEn: field(r.PostForm, "name_en", 200), Governorate: field(r.PostForm, "governorate", 100)}
+	if _, err := s.deps.Enrollment.CreateCentre(r.Context(), by, c); err != nil {
+		status, key := errorKey(err)
+		if status >= 500 {
+			s.failErr(w, r, by, err)
+			return
+		}
+		v := adminView{Values: map[string]string{"code": c.Code, "name_ar": c.NameAr, "name_en": c.NameEn, "governorate": c.Governorate}}
+		s.renderAdmin(w, r, by, status, v, key, "")
+		return
+	}
+	http.Redirect(w, r, "/admin/?notice=centre-created", http.StatusSeeOther)
+}
+
+// createOfficer creates an officer or supervisor. Creating an
+// administrator is a sensitive action that needs a second administrator;
+// these pages do not offer it (the operator's `thiqa admin officer add`
+// on the server does).
+func (s *Server) createOfficer(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
+	n := enrollment.NewOfficer{Username: field(r.PostForm, "username", 64), Role: r.PostForm.Get("role"),
+		Centre: field(r.PostForm, "centre", 32), Password: r.PostForm.Get("password")}
+	vals := map[string]string{"username": n.Username, "role": n.Role, "centre": n.Centre}
+	if n.Role != store.RoleOfficer && n.Role != store.RoleSupervisor {
+		s.renderAdmin(w, r, by, http.StatusBadRequest, adminView{Values: vals}, "admin.role-bad", "")
+		return
+	}
+	if len(n.Password) < 12 || len(n.Password) > 256 {
+		s.renderAdmin(w, r, by, http.StatusBadRequest, adminView{Values: vals}, "admin.password-bad", "")
+		return
+	}
+	enr, err := s.deps.Enrollment.CreateOfficer(r.Context(), by, n)
+	if err != nil {
+		status, key := errorKey(err)
+		if status >= 500 {
+			s.failErr(w, r, by, err)
+			return
+		}
+		s.renderAdmin(w, r, by, status, adminView{Values: vals}, key, "")
+		return
+	}
+	s.renderAdmin(w, r, by, http.StatusOK, adminView{Officer: &enr}, "", "notice.officer-created")
+}
+
+func (s *Server) disableOfficer(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
+	err := s.deps.Enrollment.DisableOfficer(r.Context(), by, field(r.PostForm, "username", 64), r.PostForm.Get("why"))
+	if err != nil {
+		s.failErr(w, r, by, err)
+		return
+	}
+	http.Redirect(w, r, "/admin/?notice=officer-disabled", http.StatusSeeOther)
+}
