@@ -78,7 +78,8 @@
 // absolute lifetime [Options.RefreshTTL], which rotation does not extend. A
 // refresh token presented a second time revokes its whole family (OAuth 2.0
 // Security BCP, RFC 9700), as does a replayed authorization code; both are
-// audited. A citizen whose identity is no longer active cannot refresh.
+// audited. A citizen who could no longer sign in (identity revoked)
+// cannot refresh either.
 //
 // The op library logs refused requests with the default slog logger; it
 // offers no way to inject one.

@@ -147,7 +147,8 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 }
 
 // TokenRequestByRefreshToken finds a live refresh token. A rotated one
-// revokes its family; one whose citizen is no longer active is refused.
+// revokes its family; one whose citizen can no longer sign in (revoked,
+// not yet re-activated) is refused.
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, refresh string) (op.RefreshTokenRequest, error) {
 	var t token
 	e, err := s.load(ctx, store.OIDCRefresh, hashKey(refresh), &t)
@@ -158,9 +159,11 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, refresh string
 		s.revokeGrant(ctx, e, "oidc-refresh-reused")
 		return nil, errRefreshReused
 	}
+	// The citizen must still be able to sign in (active, or suspended:
+	// suspension stops signing, not sign-in).
 	v, err := s.p.d.Citizens.Me(ctx, citizen(t.IdentityID, t.NationalID))
-	if err != nil || v.State != store.IdentityActive {
-		return nil, errors.New("the citizen's identity is not active")
+	if err != nil || (v.State != store.IdentityActive && v.State != store.IdentitySuspended) {
+		return nil, errors.New("the citizen can no longer sign in")
 	}
 	return &refreshRequest{t: t, grant: e.Grant, scopes: t.Scopes, expires: e.Expires}, nil
 }
