@@ -171,7 +171,6 @@ func decodeCSV(r io.Reader, add func(int, Service, error) bool) error {
 		if err == io.EOF {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -179,6 +178,7 @@ func decodeCSV(r io.Reader, add func(int, Service, error) bool) error {
 			}
 			return err
 		}
+		line, _ := cr.FieldPos(0)
 		if n >= MaxServices {
 			return &LineError{Line: line, Err: fmt.Errorf("more than %d services", MaxServices)}
 		}
