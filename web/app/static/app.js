@@ -140,6 +140,13 @@
     document.title = t('title');
     for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
     for (const el of document.querySelectorAll('[data-t-aria-label]')) el.setAttribute('aria-label', t(el.dataset.tAriaLabel));
+    // Messages on show follow the language too.
+    for (const el of [$('error'), $('notice')]) {
+      if (!el.hidden && el.dataset.key) el.textContent = t(el.dataset.key, JSON.parse(el.dataset.vars || '{}'));
+    }
+    for (const el of document.querySelectorAll('.field-error')) {
+      if (!el.hidden && el.dataset.key) el.textContent = t(el.dataset.key);
+    }
     const other = state.lang === 'ar' ? 'en' : 'ar';
     const btn = $('lang');
     btn.lang = other;
@@ -267,8 +274,11 @@
   }
 
   function notice(key, vars) {
-    $('notice').textContent = t(key, vars);
-    $('notice').hidden = false;
+    const el = $('notice');
+    el.dataset.key = key;
+    el.dataset.vars = JSON.stringify(vars || {});
+    el.textContent = t(key, vars);
+    el.hidden = false;
   }
 
   const slugKeys = {
@@ -282,6 +292,7 @@
     const el = $('error');
     el.textContent = t(key);
     el.dataset.key = key;
+    el.dataset.vars = '{}';
     el.hidden = false;
     el.focus();
   }
@@ -345,7 +356,10 @@
     return { view: parts[0] || '', arg: parts[1] ? decodeURIComponent(parts[1]) : '' };
   }
 
-  async function route(keepMessages) {
+  // route shows the view of the location's hash. keepMessages keeps the
+  // error and notice shown; relabel (a language switch) keeps what the
+  // citizen was in the middle of.
+  async function route(keepMessages, relabel) {
     if (!keepMessages) clearMessages();
     let { view, arg } = parseRoute();
     if (view === 'requests' && arg) view = 'request';
@@ -357,7 +371,7 @@
     try {
       switch (view) {
         case 'requests': await renderRequests(); break;
-        case 'request': await renderRequest(arg); break;
+        case 'request': await renderRequest(arg, relabel); break;
         case 'history': await renderHistory(); break;
         case 'devices': await renderDevices(); break;
         case 'lost': await renderLost(); break;
@@ -445,7 +459,9 @@
     setTimeout(() => URL.revokeObjectURL(u), 60000);
   }
 
-  async function renderRequest(id) {
+  async function renderRequest(id, relabel) {
+    const confirming = !!relabel && !$('req-confirm').hidden && !!state.pendingApproval;
+    const rejecting = !!relabel && !$('reject-form').hidden;
     const r = await api('GET', 'sign-requests/' + encodeURIComponent(id));
     state.request = r;
     $('req-purpose').textContent = purpose(r);
@@ -461,10 +477,11 @@
         el('div', {}, d.name + ' ', el('span', { class: 'meta' }, '(' + fmtSize(d.size) + ')')),
         el('div', { class: 'links' }, ...docLinks(r, d, false), ...(signed ? [' ', ...docLinks(r, d, true).slice(2)] : []))));
     }
-    $('req-actions').hidden = r.state !== 'pending';
-    $('req-confirm').hidden = true;
-    $('reject-form').hidden = true;
-    state.pendingApproval = null;
+    const pending = r.state === 'pending';
+    $('req-actions').hidden = !pending || confirming || rejecting;
+    $('req-confirm').hidden = !(pending && confirming);
+    $('reject-form').hidden = !(pending && rejecting);
+    if (!confirming) state.pendingApproval = null;
   }
 
   async function renderHistory() {
@@ -532,6 +549,7 @@
       const err = $(field + '-err');
       err.hidden = !bad;
       err.textContent = bad ? t(key) : '';
+      err.dataset.key = bad ? key : '';
       $(field).setAttribute('aria-invalid', bad ? 'true' : 'false');
       if (bad && ok) $(field).focus();
       ok = ok && !bad;
@@ -641,7 +659,7 @@
       state.lang = state.lang === 'ar' ? 'en' : 'ar';
       try { localStorage.setItem('thiqa-lang', state.lang); } catch (e) { /* private mode */ }
       applyLang();
-      route(true);
+      route(true, true);
     });
     $('activate-form').addEventListener('submit', activate);
     $('signin').addEventListener('click', () => signIn($('signin')));

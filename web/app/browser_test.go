@@ -1,0 +1,267 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/internal/browsertest"
+	"github.com/thiqa/thiqa/signing"
+	"github.com/thiqa/thiqa/store"
+)
+
+const nid = "9861234567"
+
+// TestCitizenActivatesApprovesAndDownloads is the citizen's part of the
+// whole journey, in the app on a phone-sized screen: activation with the
+// national number typed in Arabic-Indic digits and the officer's code, a
+// passkey created by the browser's WebAuthn stack (CDP virtual
+// authenticator), sign-in with it, one approval of an agency's two PDFs
+// showing the same short code that the server bound into the challenge,
+// downloads of both signed PDFs (TOTAL-PASSED), history, devices. Each main
+// page is saved as a screenshot in Arabic and English.
+func TestCitizenActivatesApprovesAndDownloads(t *testing.T) {
+	e := newEnv(t)
+	code := e.enrol(t, e.officer(t, "amal"), nid)
+	c := newCitizen(t, e)
+
+	c.open("/app/")
+	c.view("welcome")
+	if got := c.eval(`document.documentElement.lang + ' ' + document.documentElement.dir`); got != "ar rtl" {
+		t.Fatalf("the app opens in %q, want Arabic right to left", got)
+	}
+	c.shots("welcome")
+
+	// The code as a citizen may type it: lower case, no dash.
+	c.activate(arabicDigits(nid), strings.ToLower(strings.ReplaceAll(code, "-", " ")), "هاتف ليلى")
+	c.view("activated")
+	if got := c.text("#activated-name"); got != "ليلى حداد" {
+		t.Fatalf("activated page names %q", got)
+	}
+	c.shots("activated")
+	creds, err := browsertest.Credentials(c.ctx, c.auth)
+	if err != nil || len(creds) != 1 || !creds[0].IsResidentCredential {
+		t.Fatalf("authenticator holds %v (%v), want one discoverable passkey", creds, err)
+	}
+	id, err := e.n.Enrollment.Identity(context.Background(), enrollment.Operator("test"), nid)
+	if err != nil || id.State != store.IdentityActive || len(id.Devices) != 1 || id.Devices[0].Name != "هاتف ليلى" {
+		t.Fatalf("identity after activation: %+v %v", id, err)
+	}
+
+	key := e.agency(t, "Land Department")
+	req := e.send(t, key, nid)
+
+	c.click("#signin-after")
+	c.view("requests")
+	if got := c.text("#requests"); !strings.Contains(got, "عقد إيجار وملحقه") || !strings.Contains(got, req.Agency) {
+		t.Fatalf("pending list shows %q", got)
+	}
+	c.shots("requests")
+
+	c.click(fmt.Sprintf(`#requests li[data-id=%q] a`, req.ID))
+	c.view("request")
+	if n := c.eval(`String(document.querySelectorAll('#req-docs li').length)`); n != "2" {
+		t.Fatalf("request page lists %s documents, want 2", n)
+	}
+	c.shots("request")
+
+	// The original is there to read before approving.
+	dl := browsertest.Downloads(t, c.ctx)
+	c.click(`#req-docs li[data-doc="0"] a.download`)
+	original := waitFile(t, filepath.Join(dl, "lease.pdf"))
+	if !bytes.Equal(original, corpusPDF(t, "testfile20.pdf")) {
+		t.Fatal("the downloaded original differs from what the agency sent")
+	}
+
+	c.click("#approve")
+	c.waitJS(`!document.getElementById('req-confirm').hidden`)
+	shown := c.text("#short-code")
+	if !regexp.MustCompile(`^[0-9]{6}$`).MatchString(shown) {
+		t.Fatalf("short code %q", shown)
+	}
+	c.shots("approve")
+	c.click("#confirm")
+	c.waitJS(`document.querySelector('#req-state .state') && document.querySelector('#req-state .state').dataset.state === 'signed'`)
+	c.view("request")
+	c.shots("signed")
+
+	// The agency sees it signed, and the challenge the passkey signed gives
+	// the code the app showed.
+	var ev []store.SignEvidence
+	if code := e.call(t, key, "GET", "/api/v1/sign-requests/"+req.ID+"/evidence", nil, &ev); code != 200 || len(ev) != 2 {
+		t.Fatalf("evidence: %d %d records", code, len(ev))
+	}
+	if want := enrollment.ShortCode(ev[0].Challenge); want != shown {
+		t.Fatalf("app showed %s, the approved challenge gives %s", shown, want)
+	}
+
+	for i, name := range []string{"lease-signed.pdf", "annex-signed.pdf"} {
+		c.click(fmt.Sprintf(`#req-docs li[data-doc="%d"] a.download-signed`, i))
+		pdf := waitFile(t, filepath.Join(dl, name))
+		if ind, n := e.verdict(t, pdf); ind != "TOTAL-PASSED" || n != 1 {
+			t.Fatalf("%s: %s with %d signatures, want TOTAL-PASSED with 1", name, ind, n)
+		}
+	}
+
+	c.click(`#tabs a[data-tab="history"]`)
+	c.view("history")
+	if got := c.eval(`document.querySelector('#history li .state').dataset.state`); got != "signed" {
+		t.Fatalf("history shows %q", got)
+	}
+	if n := c.eval(`String(document.querySelectorAll('#history a.download-signed').length)`); n != "2" {
+		t.Fatalf("history offers %s signed downloads, want 2", n)
+	}
+	c.shots("history")
+
+	c.click(`#tabs a[data-tab="devices"]`)
+	c.view("devices")
+	if got := c.text("#devices"); !strings.Contains(got, "هاتف ليلى") {
+		t.Fatalf("devices page shows %q", got)
+	}
+	c.shots("devices")
+
+	c.click(`#tabs a[data-tab="lost"]`)
+	c.view("lost")
+	c.shots("lost")
+}
+
+// waitFile waits for a download to finish and returns its bytes.
+func waitFile(t *testing.T, path string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 && bytes.HasPrefix(b, []byte("%PDF")) {
+			return b
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	t.Fatalf("no download %s (directory has %v)", path, names)
+	return nil
+}
+
+// TestActivationErrors: a mistyped number is caught in the page; a wrong
+// code and then an expired code are refused by the server with a message in
+// the citizen's language, and the identity stays enrolled, not active.
+func TestActivationErrors(t *testing.T) {
+	e := newEnv(t)
+	code := e.enrol(t, e.officer(t, "amal"), nid)
+	c := newCitizen(t, e)
+
+	c.activate("98612345", code, "")
+	c.waitJS(`!document.getElementById('nid-err').hidden`)
+	if c.eval(`document.getElementById('nid').getAttribute('aria-invalid')`) != "true" || c.eval(`String(document.getElementById('error').hidden)`) != "true" {
+		t.Fatal("a 8-digit national number was not flagged in the form")
+	}
+	c.shots("bad-number")
+
+	wrong := "00000-00000"
+	if wrong == code {
+		wrong = "11111-11111"
+	}
+	c.activate(nid, wrong, "")
+	if k := c.errorKey(); k != "err_code" {
+		t.Fatalf("wrong code: app shows %q, want err_code", k)
+	}
+	c.shots("wrong-code")
+
+	e.advance(16 * time.Minute) // the code lives 15 minutes
+	c.activate(nid, code, "")
+	if k := c.errorKey(); k != "err_code" {
+		t.Fatalf("expired code: app shows %q, want err_code", k)
+	}
+	c.lang("en")
+	if got := c.text("#error"); !strings.Contains(got, "expired") {
+		t.Fatalf("English message %q does not mention expiry", got)
+	}
+	c.lang("ar")
+	c.shots("expired-code")
+
+	id, err := e.n.Enrollment.Identity(context.Background(), enrollment.Operator("test"), nid)
+	if err != nil || id.State != store.IdentityEnrolled || len(id.Devices) != 0 {
+		t.Fatalf("identity after refused activations: %+v %v", id, err)
+	}
+	if creds, _ := browsertest.Credentials(c.ctx, c.auth); len(creds) != 0 {
+		t.Fatalf("a passkey was created for a refused code: %d", len(creds))
+	}
+}
+
+// TestRejectAndFailedVerification: a citizen whose phone fails user
+// verification approves nothing; then they reject the request with a
+// reason, and the agency sees it rejected. A lost phone reported in the
+// app can no longer sign in.
+func TestRejectAndFailedVerification(t *testing.T) {
+	e := newEnv(t)
+	code := e.enrol(t, e.officer(t, "amal"), nid)
+	c := newCitizen(t, e)
+	c.activate(nid, code, "")
+	c.view("activated")
+	key := e.agency(t, "Land Department")
+	req := e.send(t, key, nid)
+	c.signIn()
+
+	c.open("/app/#/requests/" + req.ID)
+	c.view("request")
+	c.click("#approve")
+	c.waitJS(`!document.getElementById('req-confirm').hidden`)
+	if err := browsertest.SetUserVerified(c.ctx, c.auth, false); err != nil {
+		t.Fatal(err)
+	}
+	c.click("#confirm")
+	if k := c.errorKey(); k != "err_cancelled" {
+		t.Fatalf("failed user verification: app shows %q", k)
+	}
+	var v signing.RequestView
+	if e.call(t, key, "GET", "/api/v1/sign-requests/"+req.ID, nil, &v); v.State != store.SignPending {
+		t.Fatalf("after a failed verification the request is %s", v.State)
+	}
+	if err := browsertest.SetUserVerified(c.ctx, c.auth, true); err != nil {
+		t.Fatal(err)
+	}
+
+	c.click("#cancel")
+	c.click("#reject")
+	c.set("why", "الأجرة خاطئة")
+	c.shots("reject")
+	c.click("#reject-submit")
+	c.waitJS(`document.querySelector('#req-state .state') && document.querySelector('#req-state .state').dataset.state === 'rejected'`)
+	if e.call(t, key, "GET", "/api/v1/sign-requests/"+req.ID, nil, &v); v.State != store.SignRejected || v.Reason != "الأجرة خاطئة" {
+		t.Fatalf("agency sees %s (%q), want rejected with the reason", v.State, v.Reason)
+	}
+	if got := c.eval(`String(document.getElementById('req-actions').hidden)`); got != "true" {
+		t.Fatal("a rejected request still offers approval")
+	}
+	c.shots("rejected")
+
+	// Lost phone: the citizen disables the passkey (here from the same
+	// phone); it signs in no more.
+	c.click(`#tabs a[data-tab="lost"]`)
+	c.view("lost")
+	c.click(`#lost-devices input[type=radio]`)
+	c.click("#lost-submit")
+	c.waitJS(`!document.getElementById('notice').hidden`)
+	id, err := e.n.Enrollment.Identity(context.Background(), enrollment.Operator("test"), nid)
+	if err != nil || len(id.Devices) != 1 || !id.Devices[0].Disabled {
+		t.Fatalf("after reporting the phone lost: %+v %v", id.Devices, err)
+	}
+	c.click("#signout")
+	c.view("welcome")
+	c.click("#signin")
+	if k := c.errorKey(); k != "err_passkey" && k != "err_cancelled" {
+		t.Fatalf("sign-in with a disabled passkey: app shows %q", k)
+	}
+	if got := c.eval(`document.body.dataset.view`); got != "welcome" {
+		t.Fatalf("sign-in with a disabled passkey reached %q", got)
+	}
+}
