@@ -28,6 +28,7 @@ import (
 	"github.com/thiqa/thiqa/signer/validate"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
+	"github.com/thiqa/thiqa/web"
 	"github.com/thiqa/thiqa/web/app"
 )
 
@@ -246,6 +247,7 @@ func (n *Node) Handler() http.Handler {
 	apiSrv := api.New(api.Deps{Enrollment: n.Enrollment, Signing: n.Signing, CSC: n.Signing, Verifier: verifier}, api.Options{})
 	mux.Handle("/api/v1/", apiSrv)
 	mux.Handle("/csc/v2/", apiSrv)
+	n.mountPages(mux, verifier)
 	mux.Handle(app.Prefix, app.Handler())
 	if n.OIDC != nil {
 		mux.Handle("/oidc/", http.StripPrefix("/oidc", n.OIDC.Handler()))
@@ -259,6 +261,21 @@ func (n *Node) Handler() http.Handler {
 	// OCSP goes around this mux too: a ServeMux redirects paths holding
 	// "//", which unescaped base64 GET requests may contain.
 	return n.Metrics.Middleware(ocspwire.Mount(ca.OCSPPath, n.CA.OCSP(), mux))
+}
+
+// mountPages mounts the officer console, the verification page and the
+// admin pages (package web).
+func (n *Node) mountPages(mux *http.ServeMux, verifier *validate.Validator) {
+	var pages http.Handler
+	pages, err := web.New(web.Deps{Enrollment: n.Enrollment, Verifier: verifier}, web.Options{Clock: n.clock})
+	if err != nil {
+		pages = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "pages unavailable: "+err.Error(), http.StatusInternalServerError)
+		})
+	}
+	for _, p := range web.Paths {
+		mux.Handle(p, pages)
+	}
 }
 
 // ready answers 200 when the store answers and the audit log can be read,
