@@ -172,21 +172,30 @@ func (s *Service) pending(ctx context.Context, by Principal, id string) (store.S
 	return r, nil
 }
 
-// setState records a final state (best effort: the request may have moved
-// on concurrently, and then that state stands).
+// setState records a final state, and the webhook announcing it, (best
+// effort: the request may have moved on concurrently, and then that state
+// stands).
 func (s *Service) setState(ctx context.Context, r store.SignRequest, state, reason string) store.SignRequest {
-	out := r
+	out, queued := r, false
 	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+		queued = false
 		cur, err := tx.SignRequest(r.ID)
 		if err != nil || cur.Version != r.Version {
 			return err
 		}
 		cur.State, cur.Reason, cur.Ceremony, cur.Completed = state, reason, "", s.now()
-		out, err = tx.PutSignRequest(cur)
+		cur.SigningSince = time.Time{}
+		if out, err = tx.PutSignRequest(cur); err != nil {
+			return err
+		}
+		queued, err = s.enqueueWebhook(tx, out)
 		return err
 	})
 	if err != nil {
 		return r
+	}
+	if queued {
+		s.kick()
 	}
 	return out
 }
@@ -212,8 +221,7 @@ func (s *Service) BeginApproval(ctx context.Context, by Principal, id string) (C
 	p, err := s.prepare(ctx, r, who)
 	if err != nil {
 		if errors.Is(err, ErrDocument) {
-			r = s.setState(ctx, r, store.SignFailed, err.Error())
-			s.notify(r)
+			s.setState(ctx, r, store.SignFailed, err.Error())
 		}
 		return fail(err)
 	}
@@ -280,7 +288,7 @@ func (s *Service) Approve(ctx context.Context, by Principal, id, ceremonyID stri
 	var claimed store.SignRequest
 	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
 		cur := r
-		cur.State, cur.Ceremony = store.SignSigning, ""
+		cur.State, cur.Ceremony, cur.SigningSince = store.SignSigning, "", s.now()
 		var err error
 		claimed, err = tx.PutSignRequest(cur)
 		return err
@@ -291,17 +299,19 @@ func (s *Service) Approve(ctx context.Context, by Principal, id, ceremonyID stri
 	r = claimed
 	signed, err := s.sign(ctx, p, approval)
 	if err != nil {
-		r = s.setState(ctx, r, store.SignFailed, err.Error())
-		s.notify(r)
+		s.setState(ctx, r, store.SignFailed, err.Error())
 		return fail(fmt.Errorf("%w: %w", ErrSigning, err))
 	}
 	r, err = s.store(ctx, by, r, signed, approval.Evidence(assertion))
+	if errors.Is(err, store.ErrConflict) {
+		// Recover took the request for interrupted and put it back: what
+		// was signed here is dropped, so that the request is signed once.
+		return fail(fmt.Errorf("%w: signing took too long and was abandoned; approve again", ErrState))
+	}
 	if err != nil {
-		r = s.setState(ctx, r, store.SignFailed, "storing the signed documents failed")
-		s.notify(r)
+		s.setState(ctx, r, store.SignFailed, "storing the signed documents failed")
 		return fail(err)
 	}
-	s.notify(r)
 	return s.view(r), nil
 }
 
@@ -349,8 +359,9 @@ func (s *Service) store(ctx context.Context, by Principal, r store.SignRequest, 
 			DTBS: r.Documents[i].DTBS, DocumentHash: r.Documents[i].SHA256, SignedHash: h, Credential: ev.Credential,
 			Challenge: ev.Challenge, Assertion: ev.Assertion, SignCount: ev.SignCount, Level: r.Documents[i].Level, At: now, IP: by.IP}
 	}
-	r.State, r.Completed, r.Reason = store.SignSigned, now, ""
+	r.State, r.Completed, r.Reason, r.SigningSince = store.SignSigned, now, "", time.Time{}
 	var saved store.SignRequest
+	queued := false
 	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
 		for i, sd := range signed {
 			if err := tx.PutBlob(updateKey(r.ID, i), sd.update); err != nil {
@@ -361,11 +372,17 @@ func (s *Service) store(ctx context.Context, by Principal, r store.SignRequest, 
 			}
 		}
 		var err error
-		saved, err = tx.PutSignRequest(r)
+		if saved, err = tx.PutSignRequest(r); err != nil {
+			return err
+		}
+		queued, err = s.enqueueWebhook(tx, saved)
 		return err
 	})
 	if err != nil {
 		return r, err
+	}
+	if queued {
+		s.kick()
 	}
 	if err := s.audit(ctx, by, evidence); err != nil {
 		return r, err
@@ -404,11 +421,15 @@ func (s *Service) Reject(ctx context.Context, by Principal, id, why string) (Req
 		return RequestView{}, fmt.Errorf("reject: %w", err)
 	}
 	var saved store.SignRequest
+	queued := false
 	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
 		cur := r
 		cur.State, cur.Reason, cur.Ceremony, cur.Completed = store.SignRejected, why, "", s.now()
 		var err error
-		saved, err = tx.PutSignRequest(cur)
+		if saved, err = tx.PutSignRequest(cur); err != nil {
+			return err
+		}
+		queued, err = s.enqueueWebhook(tx, saved)
 		return err
 	})
 	if errors.Is(err, store.ErrConflict) {
@@ -417,6 +438,8 @@ func (s *Service) Reject(ctx context.Context, by Principal, id, why string) (Req
 	if err != nil {
 		return RequestView{}, fmt.Errorf("reject: %w", err)
 	}
-	s.notify(saved)
+	if queued {
+		s.kick()
+	}
 	return s.view(saved), nil
 }

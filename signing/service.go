@@ -78,8 +78,21 @@ type Options struct {
 	// Webhooks sends the agencies' webhooks (default a client with a 10 s
 	// timeout); nil Clock means time.Now, nil Rand crypto/rand.
 	Webhooks *http.Client
-	Clock    func() time.Time
-	Rand     io.Reader
+	// WebhookAttempts is how many times a webhook is tried before it is
+	// marked failed (default 8); the n-th retry waits about WebhookBackoff
+	// doubled n-1 times (default 10 s), at most WebhookMaxBackoff (default
+	// 1 h). WebhookLease is how long a worker holds the deliveries it
+	// claimed (default 1 min, more than the client's timeout).
+	WebhookAttempts   int
+	WebhookBackoff    time.Duration
+	WebhookMaxBackoff time.Duration
+	WebhookLease      time.Duration
+	// RecoverAfter is how long a request may stay in state signing before
+	// [Service.Recover] takes it for interrupted (default 2 min; signing
+	// takes seconds).
+	RecoverAfter time.Duration
+	Clock        func() time.Time
+	Rand         io.Reader
 }
 
 // Service runs the signing flows. Safe for concurrent use.
@@ -90,6 +103,8 @@ type Service struct {
 	opts  Options
 	hooks sync.WaitGroup
 	slots chan struct{}
+	// worker names this service's webhook leases.
+	worker string
 }
 
 // acquire waits for a slot to prepare or sign, or for ctx to end.
@@ -134,7 +149,24 @@ func New(st Store, ra Approver, trust Trust, opts Options) (*Service, error) {
 	if opts.MaxConcurrent <= 0 {
 		opts.MaxConcurrent = 4 * runtime.GOMAXPROCS(0)
 	}
-	return &Service{st: st, ra: ra, trust: trust, opts: opts, slots: make(chan struct{}, opts.MaxConcurrent)}, nil
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.WebhookBackoff, 10*time.Second)
+	def(&opts.WebhookMaxBackoff, time.Hour)
+	def(&opts.WebhookLease, time.Minute)
+	def(&opts.RecoverAfter, 2*time.Minute)
+	if opts.WebhookAttempts <= 0 {
+		opts.WebhookAttempts = 8
+	}
+	s := &Service{st: st, ra: ra, trust: trust, opts: opts, slots: make(chan struct{}, opts.MaxConcurrent)}
+	var err error
+	if s.worker, err = s.randomID(12); err != nil {
+		return nil, fmt.Errorf("new signing service: %w", err)
+	}
+	return s, nil
 }
 
 // Limits returns the limits in force.
@@ -142,7 +174,8 @@ func (s *Service) Limits() (maxDocuments int, maxDocumentSize int64) {
 	return s.opts.MaxDocuments, s.opts.MaxDocumentSize
 }
 
-// Wait waits for webhooks under way (at shutdown and in tests).
+// Wait waits for the webhook deliveries started after commits (at
+// shutdown and in tests).
 func (s *Service) Wait() { s.hooks.Wait() }
 
 func (s *Service) now() time.Time { return s.opts.Clock().UTC() }

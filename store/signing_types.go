@@ -51,8 +51,11 @@ type SignRequest struct {
 	Ceremony        string    `json:"ceremony,omitempty"`
 	ApprovalExpires time.Time `json:"approval_expires,omitzero"`
 	Completed       time.Time `json:"completed,omitzero"`
-	IdempotencyKey  string    `json:"idempotency_key,omitempty"`
-	Version         uint64    `json:"version"`
+	// SigningSince is when an approval moved the request to SignSigning;
+	// a request left there long after it was interrupted (a crash).
+	SigningSince   time.Time `json:"signing_since,omitzero"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	Version        uint64    `json:"version"`
 }
 
 // SignDocument is one PDF of a sign request. The bytes live in blobs
