@@ -87,6 +87,20 @@ var routeAccess = map[string]access{
 	"POST /api/v1/csc-authorizations/{id}/approval/begin":  Citizen,
 	"POST /api/v1/csc-authorizations/{id}/approval/finish": Citizen,
 	"POST /api/v1/csc-authorizations/{id}/reject":          Citizen,
+	// Service requests (api/platform_requests.go): citizens open, submit
+	// and cancel their own; the agency of the service lists its queue and
+	// decides. Documents: the citizen's, and the agency's once submitted.
+	"POST /api/v1/service-requests":                 Citizen,
+	"GET /api/v1/service-requests":                  Citizen,
+	"GET /api/v1/service-requests/{id}":             Citizen | Agency,
+	"POST /api/v1/service-requests/{id}/submit":     Citizen,
+	"POST /api/v1/service-requests/{id}/cancel":     Citizen,
+	"POST /api/v1/service-requests/{id}/accept":     Agency,
+	"POST /api/v1/service-requests/{id}/reject":     Agency,
+	"GET /api/v1/service-requests/{id}/form":        Citizen | Agency,
+	"GET /api/v1/service-requests/{id}/signed-form": Citizen | Agency,
+	"GET /api/v1/service-requests/{id}/result":      Citizen | Agency,
+	"GET /api/v1/agency/service-requests":           Agency,
 	// CSC API v2 (api/csc.go): remote-signing clients act for the
 	// citizen with the citizen's session token.
 	"POST /csc/v2/info":                          everyone,

@@ -8,4 +8,5 @@ type Deps struct {
 	Signing    SigningService    // api/signing.go
 	CSC        CSCService        // api/csc.go
 	Verifier   Verifier          // api/verify.go
+	Requests   RequestsService   // api/platform_requests.go
 }

@@ -200,12 +200,13 @@ func TestOpenAPIConformance(t *testing.T) {
 }
 
 // ownPath reports whether a path belongs to the parts of the API that
-// openapi.json must describe exactly: signing, CSC, verification and the
-// document itself. Other parts (enrollment) keep their own description
+// openapi.json must describe exactly: signing, CSC, verification, service
+// requests and the document itself. Other parts (enrollment) keep their own description
 // (enrollment.openapi.yaml, checked by TestEnrollmentOpenAPI); their
 // responses are validated here when openapi.json describes them.
 func ownPath(p string) bool {
-	for _, prefix := range []string{"/api/v1/sign-requests", "/api/v1/csc-authorizations", "/csc/v2/", "/api/v1/verify", "/api/v1/openapi.json"} {
+	for _, prefix := range []string{"/api/v1/sign-requests", "/api/v1/csc-authorizations", "/csc/v2/", "/api/v1/verify", "/api/v1/openapi.json",
+		"/api/v1/service-requests", "/api/v1/agency/service-requests"} {
 		if strings.HasPrefix(p, prefix) {
 			return true
 		}

@@ -2,6 +2,7 @@ package requests
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -90,10 +91,11 @@ func (a paymentsAdapter) Paid(ctx context.Context, invoiceID string) (bool, erro
 }
 
 // AgencySeals seals results with each agency's own e-seal, provisioned
-// on first use (platform/seal.Provision: a key in custody, a certificate
-// from the organisation CA with the ca.ESeal profile, organizationIdentifier
-// GOVJO-<agency name in A-Z and 0-9>) and kept for the life of the
-// process.
+// on first use with platform/seal.Provision (a key in custody, a
+// certificate from the organisation CA with the ca.ESeal profile whose
+// organizationIdentifier is GOVJO-<agency name in A-Z and 0-9>), named
+// agency-<hex of the agency ID> (custody key names are lower case), and
+// kept for the life of the process.
 type AgencySeals struct {
 	Keys      hsm.Custody
 	Authority *ca.Service
@@ -148,7 +150,7 @@ func (s *AgencySeals) seal(ctx context.Context, agencyID string) (*seal.Seal, er
 		}, agencyID))
 		orgID = orgID[:min(len(orgID), 32)]
 	}
-	sl, err := seal.Provision(ctx, s.Keys, s.Authority, s.Certs, seal.Identity{Name: "agency-" + agencyID,
+	sl, err := seal.Provision(ctx, s.Keys, s.Authority, s.Certs, seal.Identity{Name: "agency-" + hex.EncodeToString([]byte(agencyID)),
 		Organization: org, OrgIdentifier: "GOVJO-" + orgID}, s.Options)
 	if err != nil {
 		return nil, err

@@ -133,25 +133,20 @@ func (c *contentStream) rect(r [4]float64) {
 	fmt.Fprintf(&c.Buffer, "0.5 w 0.6 G %g %g %g %g re S 0 G\n", r[0], r[1], r[2]-r[0], r[3]-r[1])
 }
 
-// winAnsi encodes s as a PDF literal string in WinAnsiEncoding: Latin-1
-// letters as themselves, anything the standard fonts cannot show as "?".
+// winAnsi encodes s as a PDF hex string in WinAnsiEncoding: ASCII and
+// Latin-1 letters as themselves, anything the standard fonts cannot show
+// as "?". A hex string holds only hex digits, so no text can end it (or
+// the content stream) early.
 func winAnsi(s string) string {
 	var b strings.Builder
-	b.WriteByte('(')
+	b.WriteByte('<')
 	for _, r := range s {
-		switch {
-		case r == '(' || r == ')' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r >= 0x20 && r < 0x7f:
-			b.WriteRune(r)
-		case r >= 0xa0 && r <= 0xff:
-			fmt.Fprintf(&b, "\\%03o", r)
-		default:
-			b.WriteByte('?')
+		if (r < 0x20 || r >= 0x7f) && (r < 0xa0 || r > 0xff) {
+			r = '?'
 		}
+		fmt.Fprintf(&b, "%02X", r)
 	}
-	b.WriteByte(')')
+	b.WriteByte('>')
 	return b.String()
 }
 
