@@ -82,6 +82,8 @@ creates a new data directory; by default the public URL is http://<addr>.`,
 			go n.CA.RunCRLs(ctx, time.Hour, func(err error) { logger.Error("CRL refresh", "err", err) })
 			go n.CA.RunStatusSync(ctx, 250*time.Millisecond, func(err error) { logger.Error("status sync", "err", err) })
 			go n.Audit.Run(ctx, time.Minute, func(err error) { logger.Error("audit checkpoint", "err", err) })
+			// Webhook deliveries and the recovery of interrupted signing.
+			go n.Signing.Run(ctx, time.Second)
 
 			base := "http://" + ln.Addr().String()
 			fmt.Fprintf(out, "serving on %s\n", base)
