@@ -1,0 +1,130 @@
+package signing_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/thiqa/thiqa/internal/pgtest"
+	"github.com/thiqa/thiqa/signing"
+	"github.com/thiqa/thiqa/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// Neither is called by webhook delivery.
+type noApprover struct{ signing.Approver }
+type noTrust struct{ signing.Trust }
+
+type outboxStore interface {
+	signing.Store
+	Close() error
+}
+
+// TestWebhooksAcrossReplicas: three replicas deliver a queue of webhooks
+// at once; each delivery reaches the receiver exactly once (it never
+// fails here) and is recorded delivered.
+func TestWebhooksAcrossReplicas(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) outboxStore{
+		"bolt": func(t *testing.T) outboxStore {
+			st, err := store.OpenBolt(filepath.Join(t.TempDir(), "thiqa.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+		"postgres": func(t *testing.T) outboxStore {
+			st, err := store.OpenPostgres(context.Background(), pgtest.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			defer st.Close()
+			runReplicas(t, st)
+		})
+	}
+}
+
+func runReplicas(t *testing.T, st outboxStore) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.Header.Get("X-Thiqa-Delivery")]++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	now := time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
+	const n = 100
+	err := st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+		if err := tx.InsertAgency(store.Agency{ID: "ag", Name: "Agency", WebhookURL: hook.URL, WebhookSecret: []byte("s"), Created: now}); err != nil {
+			return err
+		}
+		for i := range n {
+			d := store.WebhookDelivery{ID: fmt.Sprintf("d%03d", i), Agency: "ag", RequestID: fmt.Sprintf("r%03d", i),
+				Event: "sign-request.signed", Body: []byte(`{}`), Created: now, State: store.WebhookPending, NextAttempt: now}
+			if _, err := tx.PutWebhook(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempted atomic.Int64
+	var wg sync.WaitGroup
+	for range 3 {
+		svc, err := signing.New(st, noApprover{}, noTrust{}, signing.Options{Clock: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k, err := svc.DeliverWebhooks(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if k == 0 {
+					return
+				}
+				attempted.Add(int64(k))
+			}
+		}()
+	}
+	wg.Wait()
+	if attempted.Load() != n || len(seen) != n {
+		t.Fatalf("%d attempts, %d distinct deliveries received; want %d each", attempted.Load(), len(seen), n)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("delivery %s received %d times", id, k)
+		}
+	}
+	st.SigningView(ctx, func(tx store.SigningTx) error {
+		due, err := tx.DueWebhooks(now.Add(24*time.Hour), n)
+		if err != nil || len(due) != 0 {
+			t.Errorf("%d deliveries still pending (%v)", len(due), err)
+		}
+		d, err := tx.Webhook("d042")
+		if err != nil || d.State != store.WebhookDelivered || d.Attempts != 1 {
+			t.Errorf("d042: %+v %v", d, err)
+		}
+		return nil
+	})
+}
