@@ -45,7 +45,20 @@ func (e *env) now() time.Time { return time.Now().Add(time.Duration(e.offset.Loa
 // advance moves the node's clock forward.
 func (e *env) advance(d time.Duration) { e.offset.Add(int64(d)) }
 
+// newEnv starts a node with one centre.
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := startNode(t)
+	_, err := e.n.Enrollment.CreateCentre(context.Background(), enrollment.Operator("test"),
+		store.Centre{Code: e.centre, NameAr: "مركز عمّان", NameEn: "Amman centre", Governorate: "Amman"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// startNode starts a node with nothing in it but its key ceremony.
+func startNode(t *testing.T) *env {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,25 +81,31 @@ func newEnv(t *testing.T) *env {
 		srv.Shutdown(ctx)
 		n.Close()
 	})
-	_, err = n.Enrollment.CreateCentre(context.Background(), enrollment.Operator("test"),
-		store.Centre{Code: e.centre, NameAr: "مركز عمّان", NameEn: "Amman centre", Governorate: "Amman"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return e
 }
+
+const password = "correct horse battery staple"
 
 // officer creates an officer and signs them in with password and TOTP.
 func (e *env) officer(t *testing.T, user string) enrollment.Principal {
 	t.Helper()
 	ctx := context.Background()
-	const pw = "correct horse battery staple"
 	enr, err := e.n.Enrollment.CreateOfficer(ctx, enrollment.Operator("test"),
-		enrollment.NewOfficer{Username: user, Role: store.RoleOfficer, Centre: e.centre, Password: pw})
+		enrollment.NewOfficer{Username: user, Role: store.RoleOfficer, Centre: e.centre, Password: password})
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := otp.NewKeyFromURL(enr.TOTPURL)
+	_, p, err := e.n.Enrollment.OfficerSignIn(ctx, user, password, e.totp(t, enr.TOTPURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// totp is the current code of the authenticator app set up with url.
+func (e *env) totp(t *testing.T, url string) string {
+	t.Helper()
+	key, err := otp.NewKeyFromURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,11 +113,7 @@ func (e *env) officer(t *testing.T, user string) enrollment.Principal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, p, err := e.n.Enrollment.OfficerSignIn(ctx, user, pw, code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return code
 }
 
 // enrol records a citizen's in-person check and returns the activation
@@ -343,4 +358,31 @@ func arabicDigits(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// newStaff is a desktop browser for an administrator, officer or clerk.
+func newStaff(t *testing.T, e *env) *citizen {
+	t.Helper()
+	return &citizen{t: t, e: e, ctx: browsertest.Start(t)}
+}
+
+// page loads a server-rendered page.
+func (c *citizen) page(path string) {
+	c.t.Helper()
+	c.do(chromedp.Navigate(c.e.url + path))
+}
+
+// submit runs the action (a click or a file choice that sends a form)
+// and waits for the page that the server answers with.
+func (c *citizen) submit(a chromedp.Action[chromedp.Void]) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, browsertest.StepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, a)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if resp.Status >= 400 {
+		c.t.Fatalf("%s answered %d (page shows %q)", resp.URL, resp.Status, c.text("main"))
+	}
 }
