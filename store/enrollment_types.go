@@ -240,6 +240,12 @@ type EnrollmentTx interface {
 	// PutIdentity stores the identity; its Version must be that of the
 	// stored record (0 for a new one) or ErrConflict.
 	PutIdentity(i Identity) (Identity, error)
+	// IdentitiesAfter lists up to max identities whose national numbers
+	// follow after ("" for the first), in order.
+	IdentitiesAfter(after string, max int) ([]Identity, error)
+	// OfficersAfter lists up to max officers whose usernames follow after,
+	// in order.
+	OfficersAfter(after string, max int) ([]Officer, error)
 
 	Session(hash []byte) (Session, error)
 	PutSession(s Session) error

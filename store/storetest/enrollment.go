@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -153,6 +154,48 @@ func RunEnrollment(t *testing.T, open func(t *testing.T) EnrollmentStore) {
 			got, err := tx.IdentityByID("gen1")
 			if err != nil || got.State != store.IdentityActive || got.Version != 2 {
 				t.Errorf("IdentityByID = %+v, %v", got, err)
+			}
+			return nil
+		})
+	})
+	t.Run("ScanAfter", func(t *testing.T) {
+		s := open(t)
+		nids := []string{"0000000003", "0000000001", "0000000002", "9000000000"}
+		err := update(t, s, func(tx store.EnrollmentTx) error {
+			for i, n := range nids {
+				if _, err := tx.PutIdentity(store.Identity{NationalID: n, ID: "gen" + n}); err != nil {
+					return err
+				}
+				if err := tx.InsertOfficer(store.Officer{Username: "officer" + string(rune('d'-i))}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.EnrollmentView(ctx, func(tx store.EnrollmentTx) error {
+			var got []string
+			for after := ""; ; {
+				page, err := tx.IdentitiesAfter(after, 3)
+				if err != nil || len(page) > 3 {
+					t.Fatalf("IdentitiesAfter(%q, 3) = %d, %v", after, len(page), err)
+				}
+				if len(page) == 0 {
+					break
+				}
+				for _, i := range page {
+					got = append(got, i.NationalID)
+				}
+				after = page[len(page)-1].NationalID
+			}
+			if want := "0000000001 0000000002 0000000003 9000000000"; fmt.Sprint(got) != "["+want+"]" {
+				t.Errorf("identities scanned %v, want [%s]", got, want)
+			}
+			os, err := tx.OfficersAfter("officerb", 10)
+			if err != nil || len(os) != 2 || os[0].Username != "officerc" || os[1].Username != "officerd" {
+				t.Errorf("OfficersAfter(officerb) = %+v, %v", os, err)
 			}
 			return nil
 		})
