@@ -95,7 +95,7 @@ func reportView(lang string, rep *validate.Report) verifyView {
 	for _, sg := range rep.Signatures {
 		sv := sigView{Signature: sg, Explanation: text(lang, sg.Explanation)}
 		if sg.Signer != nil {
-			sv.SignerName = sg.Signer.Subject
+			sv.SignerName = commonName(sg.Signer.Subject)
 		}
 		v.Signatures = append(v.Signatures, sv)
 	}
@@ -106,6 +106,17 @@ func reportView(lang string, rep *validate.Report) verifyView {
 		}
 	}
 	return v
+}
+
+// commonName returns the CN of a subject written as "A=b,CN=c,…", or
+// the whole subject when it has none.
+func commonName(subject string) string {
+	for _, part := range strings.Split(subject, ",") {
+		if cn, ok := strings.CutPrefix(part, "CN="); ok && cn != "" {
+			return cn
+		}
+	}
+	return subject
 }
 
 // text picks the language of a report message.
