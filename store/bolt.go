@@ -16,7 +16,8 @@ import (
 // Bolt is the embedded store: one bbolt file. Safe for concurrent use;
 // concurrent inserts are grouped into one transaction and one fsync.
 type Bolt struct {
-	db *bolt.DB
+	db     *bolt.DB
+	limits memLimits // rate-limit counters (ratelimit.go)
 }
 
 var (

@@ -9,3 +9,7 @@ import (
 func TestPostgresSigningContract(t *testing.T) {
 	storetest.RunSigning(t, func(t *testing.T) storetest.SigningStore { return openPostgres(t) })
 }
+
+func TestPostgresRateLimits(t *testing.T) {
+	storetest.RunRateLimits(t, func(t *testing.T) storetest.RateLimitStore { return openPostgres(t) })
+}

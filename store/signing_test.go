@@ -18,3 +18,14 @@ func TestBoltSigningContract(t *testing.T) {
 		return s
 	})
 }
+
+func TestBoltRateLimits(t *testing.T) {
+	storetest.RunRateLimits(t, func(t *testing.T) storetest.RateLimitStore {
+		s, err := store.OpenBolt(filepath.Join(t.TempDir(), "thiqa.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
