@@ -64,10 +64,11 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// serve starts thiqa serve and waits until it serves.
-func serve(t *testing.T, data, addr string) (*exec.Cmd, string) {
+// serve starts thiqa serve, with more flags if given, and waits until it
+// serves.
+func serve(t *testing.T, data, addr string, flags ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(thiqaBin, "serve", "--data", data, "--addr", addr)
+	cmd := exec.Command(thiqaBin, append([]string{"serve", "--data", data, "--addr", addr}, flags...)...)
 	var out bytes.Buffer
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw

@@ -28,8 +28,9 @@ import (
 // TestOIDCAgainstServe signs a citizen in to an agency's portal against a
 // running thiqa serve: a relying party built with go-oidc and x/oauth2,
 // the citizen's virtual passkey, discovery, code + PKCE, token, ID token
-// verified, userinfo. The node's issuer is its passkey origin
-// http://localhost:8080/oidc; the test dials that name to the served port.
+// verified, userinfo. The node's issuer is set with --issuer to
+// http://id.localhost:8080/oidc, which makes id.localhost the passkey
+// relying party; the test dials that name to the served port.
 func TestOIDCAgainstServe(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	mustRun := func(args ...string) string {
@@ -56,11 +57,11 @@ func TestOIDCAgainstServe(t *testing.T) {
 		t.Fatalf("oidc-client add: %s", out)
 	}
 	addr := freeAddr(t)
-	serve(t, data, addr)
+	serve(t, data, addr, "--issuer", "http://id.localhost:8080/oidc")
 
 	dial := &net.Dialer{Timeout: 5 * time.Second}
 	transport := &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-		if a == "localhost:8080" {
+		if a == "id.localhost:8080" {
 			a = addr
 		}
 		return dial.DialContext(ctx, network, a)
@@ -72,7 +73,7 @@ func TestOIDCAgainstServe(t *testing.T) {
 		}
 		return nil
 	}}
-	const base = "http://localhost:8080"
+	const base = "http://id.localhost:8080"
 	post := func(path, token string, in, v any) {
 		t.Helper()
 		body, _ := json.Marshal(in)
@@ -115,7 +116,7 @@ func TestOIDCAgainstServe(t *testing.T) {
 	}
 	var ch challenge
 	post("/api/v1/activation/begin", "", map[string]string{"national_id": "9901234567", "code": enr.Activation.Code}, &ch)
-	rp := virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: base}
+	rp := virtualwebauthn.RelyingParty{ID: "id.localhost", Name: "Thiqa", Origin: base}
 	ao, err := virtualwebauthn.ParseAttestationOptions(string(ch.Options))
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,9 @@ import (
 
 func newServeCmd(g *globals) *cobra.Command {
 	var (
-		addr string
-		cfg  *ca.Config
+		addr   string
+		cfg    *ca.Config
+		issuer = os.Getenv("THIQA_ISSUER")
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -35,20 +36,31 @@ when it is missing — and serves HTTP on --addr:
   GET  /audit/checkpoint     signed checkpoint of the audit log (every minute)
   GET  /audit/proof/…        audit inclusion and consistency proofs
   GET  /healthz              liveness
+  /oidc/…                    OpenID Connect provider (discovery, authorize, token, …)
 
 Operator commands (thiqa ca …) reach a running server through the admin
 socket <data>/admin.sock, which only the owner of the data directory can use.
 The ceremony flags (--organization, --public-url, …) apply only when serve
-creates a new data directory; by default the public URL is http://<addr>.`,
+creates a new data directory; by default the public URL is http://<addr>.
+
+--issuer (env THIQA_ISSUER) is the OpenID provider's public issuer URL,
+the same on every replica, served at /oidc behind it. Its sign-in page asks
+for a passkey, so the passkey relying party follows it: its host is the
+WebAuthn RP ID and its origin the passkey origin. By default the issuer is
+http://localhost:8080/oidc, the default passkey origin, whatever --addr is:
+a browser gives passkeys only to that origin.`,
 		Example: `  thiqa serve
-  thiqa serve --addr 0.0.0.0:8080 --public-url http://pki.example.jo --data /var/lib/thiqa`,
+  thiqa serve --addr 0.0.0.0:8080 --public-url http://pki.example.jo --data /var/lib/thiqa
+  thiqa serve --store postgres://thiqa@db/thiqa --issuer https://id.example.jo/oidc`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("public-url") {
 				cfg.PublicURL = "http://" + addr
 			}
 			ctx := cmd.Context()
-			n, created, err := node.Open(ctx, g.nodeOptions(true, cfg))
+			opts := g.nodeOptions(true, cfg)
+			opts.Issuer = issuer
+			n, created, err := node.Open(ctx, opts)
 			if err != nil {
 				return err
 			}
@@ -107,6 +119,7 @@ creates a new data directory; by default the public URL is http://<addr>.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to serve HTTP on")
+	cmd.Flags().StringVar(&issuer, "issuer", issuer, "public issuer URL of the OpenID provider, e.g. https://id.example.jo/oidc; sets the passkey relying party (env THIQA_ISSUER; default http://localhost:8080/oidc)")
 	cfg = caFlags(cmd)
 	storeFlag(cmd)
 	return cmd

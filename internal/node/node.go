@@ -60,21 +60,11 @@ type Options struct {
 	// shared by every replica, instead of the embedded store in Dir.
 	Store string
 	// Issuer is the OpenID provider's public issuer URL, the same on
-	// every replica (default: the first WebAuthn origin + "/oidc", since
-	// its sign-in page must be on a passkey origin).
+	// every replica, served at /oidc (default: the first WebAuthn origin
+	// + "/oidc", since its sign-in page must be on a passkey origin).
+	// When set without WebAuthnRPID and WebAuthnOrigins, the passkey
+	// relying party follows it (see resolveIssuer).
 	Issuer string
-}
-
-// issuer is the OpenID provider's issuer URL.
-func (o Options) issuer() string {
-	if o.Issuer != "" {
-		return o.Issuer
-	}
-	origin := "http://localhost:8080"
-	if len(o.WebAuthnOrigins) > 0 {
-		origin = o.WebAuthnOrigins[0]
-	}
-	return origin + "/oidc"
 }
 
 // Store is what every service needs of the store: *store.Bolt (the
@@ -151,6 +141,9 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	if opts.Dir == "" {
 		return nil, created, errors.New("open node: no data directory")
 	}
+	if err := opts.resolveIssuer(); err != nil {
+		return nil, created, fmt.Errorf("open node: %w", err)
+	}
 	if _, err := os.Stat(opts.Dir); errors.Is(err, os.ErrNotExist) {
 		if !opts.Create {
 			return nil, created, fmt.Errorf("open node: data directory %s does not exist (run thiqa init)", opts.Dir)
@@ -196,7 +189,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	clients, ok := st.(oidc.Clients)
 	state, ok2 := st.(oidc.State)
 	if ok && ok2 && err == nil {
-		n.OIDC, err = oidc.New(ctx, opts.issuer(), oidc.Deps{Citizens: n.Enrollment, Clients: clients, Keys: keys, Audit: n.Audit, State: state}, oidc.Options{Clock: opts.Clock})
+		n.OIDC, err = oidc.New(ctx, opts.Issuer, oidc.Deps{Citizens: n.Enrollment, Clients: clients, Keys: keys, Audit: n.Audit, State: state}, oidc.Options{Clock: opts.Clock})
 	}
 	if err != nil {
 		st.Close()
