@@ -53,7 +53,7 @@ func (b *balancer) client(jar http.CookieJar, stopAt string) *http.Client {
 
 // activate enrols and activates a citizen through the replicas and
 // returns their phone.
-func activate(t *testing.T, a, b *Node, nid string) (virtualwebauthn.Authenticator, *virtualwebauthn.Credential) {
+func activate(t testing.TB, a, b *Node, nid string) (virtualwebauthn.Authenticator, *virtualwebauthn.Credential) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := a.Enrollment.CreateCentre(ctx, enrollment.Operator("root"), store.Centre{Code: "AMM-01", NameAr: "عمّان", NameEn: "Amman", Governorate: "Amman"}); err != nil {
