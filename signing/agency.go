@@ -153,3 +153,20 @@ func HasScope(a store.Agency, scope string) bool { return slices.Contains(a.Scop
 func EncodeKeyHash(a store.Agency) string {
 	return base64.RawURLEncoding.EncodeToString(a.KeyHash[:8])
 }
+
+// Agencies lists the registered agencies for administrators' pages,
+// without their key hashes and webhook secrets.
+func (s *Service) Agencies(ctx context.Context) ([]store.Agency, error) {
+	var out []store.Agency
+	err := s.st.SigningView(ctx, func(tx store.SigningTx) (err error) {
+		out, err = tx.Agencies()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agencies: %w", err)
+	}
+	for i := range out {
+		out[i].KeyHash, out[i].WebhookSecret = nil, nil
+	}
+	return out, nil
+}

@@ -22,7 +22,8 @@ func (s *Server) adminRoutes() {
 
 // adminView is the admin page's data.
 type adminView struct {
-	Centres []store.Centre
+	Centres  []store.Centre
+	Agencies []store.Agency
 	// Officer is the officer just created, with the TOTP secret to set up
 	// (shown once).
 	Officer *enrollment.OfficerEnrolment
@@ -52,6 +53,12 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, by enrollme
 		return
 	}
 	v.Centres = cs
+	if s.deps.Agencies != nil {
+		if v.Agencies, err = s.deps.Agencies.Agencies(r.Context()); err != nil {
+			s.failErr(w, r, by, err)
+			return
+		}
+	}
 	if v.Values == nil {
 		v.Values = map[string]string{}
 	}

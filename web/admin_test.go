@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
 
@@ -26,8 +27,17 @@ func TestAdminPages(t *testing.T) {
 		t.Fatalf("admin sign-in: %d %s", rec.Code, rec.Body)
 	}
 	rec := b.get(t, "/admin/")
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Amman 1") || !strings.Contains(rec.Body.String(), "Irbid 1") {
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Amman 1") || !strings.Contains(rec.Body.String(), "Irbid 1") || !strings.Contains(rec.Body.String(), `id="no-agencies"`) {
 		t.Fatalf("admin home: %d %s", rec.Code, rec.Body)
+	}
+	// Agencies are listed, never their keys.
+	k, err := e.sign.AddAgency(context.Background(), signing.NewAgency{Name: "Land Department", Scopes: []string{signing.ScopeSignRequests}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = b.get(t, "/admin/")
+	if !strings.Contains(rec.Body.String(), "Land Department") || !strings.Contains(rec.Body.String(), k.Agency.ID) || strings.Contains(rec.Body.String(), k.Key) {
+		t.Fatalf("agencies: %s", rec.Body)
 	}
 
 	// Centres.

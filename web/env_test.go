@@ -29,6 +29,7 @@ import (
 	"github.com/thiqa/thiqa/internal/testpki"
 	"github.com/thiqa/thiqa/signer"
 	"github.com/thiqa/thiqa/signer/validate"
+	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 	"github.com/thiqa/thiqa/web/internal/ui"
 )
@@ -42,6 +43,7 @@ const testPassword = "correct horse battery"
 type env struct {
 	srv  *Server
 	svc  *enrollment.Service
+	sign *signing.Service
 	now  time.Time
 	totp map[string]string
 	pki  *testpki.PKI
@@ -73,7 +75,11 @@ func newEnv(t testing.TB) *env {
 	}
 	e.pki = testpki.New(t, nil)
 	v := &validate.Validator{Options: validate.Options{TrustAnchors: []*x509.Certificate{e.pki.Root}, Time: e.pki.Now.Add(time.Hour)}}
-	e.srv, err = New(Deps{Enrollment: e.svc, Verifier: v}, Options{Clock: clock, MaxUpload: 1 << 20})
+	e.sign, err = signing.New(st, e.svc, signing.CATrust(authority), signing.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv, err = New(Deps{Enrollment: e.svc, Verifier: v, Agencies: e.sign}, Options{Clock: clock, MaxUpload: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/signer/validate"
+	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 	"github.com/thiqa/thiqa/web/internal/ui"
 )
@@ -45,10 +46,19 @@ type Verifier interface {
 
 var _ Verifier = (*validate.Validator)(nil)
 
-// Deps are the services behind the pages; both are required.
+// Agencies lists the agencies of the signing API (*signing.Service).
+type Agencies interface {
+	Agencies(ctx context.Context) ([]store.Agency, error)
+}
+
+var _ Agencies = (*signing.Service)(nil)
+
+// Deps are the services behind the pages. Enrollment and Verifier are
+// required; without Agencies the admin page lists no agencies.
 type Deps struct {
 	Enrollment Enrollment
 	Verifier   Verifier
+	Agencies   Agencies
 }
 
 // Options tune the pages; the zero value is safe.

@@ -200,6 +200,12 @@ var catalogue = map[string][2]string{
 	"admin.officer-created": {"أُنشئ الحساب", "Account created"},
 	"admin.totp-once":       {"امسح رمز المصادقة هذا بتطبيق الموظف الآن؛ لن يُعرض مرة أخرى.", "Have the officer scan this authenticator code now; it is not shown again."},
 	"admin.totp-qr-alt":     {"رمز الاستجابة السريعة لسر المصادقة", "QR code of the authenticator secret"},
+	"admin.agencies":        {"الجهات الحكومية (واجهة التوقيع)", "Agencies (signing API)"},
+	"admin.agency-id":       {"المعرّف", "ID"},
+	"admin.scopes":          {"الصلاحيات", "Scopes"},
+	"admin.created":         {"أنشئت في", "Created"},
+	"admin.no-agencies":     {"لا جهات مسجلة بعد.", "No agency is registered yet."},
+	"admin.agency-keys":     {"يُصدر مفتاح الجهة مرة واحدة بأمر thiqa admin agency add على الخادم؛ لا يُعرض المفتاح هنا أبدًا.", "An agency's key is issued once with thiqa admin agency add on the server; keys are never shown here."},
 	"admin.disable-officer": {"تعطيل حساب موظف", "Disable an officer account"},
 
 	"err.title":           {"تعذّر إتمام الطلب", "The request could not be completed"},
