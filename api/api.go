@@ -33,6 +33,10 @@ type Options struct {
 	MaxBody int64
 	// Clock replaces time.Now (tests).
 	Clock func() time.Time
+	// Limiter, when set, counts activation and sign-in attempts, which
+	// Limits bound (api/ratelimit.go); nil counts nothing.
+	Limiter RateLimiter
+	Limits  RateLimits
 }
 
 // Server is the /api/v1/ handler. Its dependencies are set by internal/node;
@@ -58,6 +62,7 @@ func New(d Deps, opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
+	opts.Limits.setDefaults()
 	s := &Server{Deps: d, opts: opts, mux: http.NewServeMux()}
 	for _, add := range routeSets {
 		add(s, s.mux)
@@ -161,6 +166,11 @@ var errorMap = []struct {
 // writeError sends err as a problem document. Errors not in errorMap are
 // 500s whose detail is not shown (it may hold internals).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var rl *rateLimitedError
+	if errors.As(err, &rl) {
+		writeRateLimited(w, rl)
+		return
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		problem.Write(w, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("request body over %d bytes", mbe.Limit))

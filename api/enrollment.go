@@ -175,11 +175,21 @@ func enrollmentRoutes(s *Server, mux *http.ServeMux) {
 		if err := decodeJSON(r, &req); err != nil {
 			return 0, nil, err
 		}
+		limits := []limit{s.ipLimit(r, "activate")}
+		if l, ok := s.nidLimit(req.NationalID); ok {
+			limits = append(limits, l)
+		}
+		if err := s.checkLimits(r, limits...); err != nil {
+			return 0, nil, err
+		}
 		return ok(e().BeginActivation(r.Context(), req.NationalID, req.Code))
 	})
 	route("POST /api/v1/activation/finish", func(r *http.Request) (int, any, error) {
 		var req finishRequest
 		if err := decodeJSON(r, &req); err != nil {
+			return 0, nil, err
+		}
+		if err := s.checkLimits(r, s.ipLimit(r, "activate")); err != nil {
 			return 0, nil, err
 		}
 		return ok(e().FinishActivation(r.Context(), req.CeremonyID, req.DeviceName, req.Credential))
@@ -190,6 +200,9 @@ func enrollmentRoutes(s *Server, mux *http.ServeMux) {
 			if err := decodeJSON(r, &req); err != nil {
 				return 0, nil, err
 			}
+		}
+		if err := s.checkLimits(r, s.ipLimit(r, "signin")); err != nil {
+			return 0, nil, err
 		}
 		return ok(e().BeginSignIn(r.Context()))
 	})
@@ -251,6 +264,10 @@ func (s *Server) officerSignIn(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, err)
 		return
 	}
+	if err := s.checkLimits(r, s.ipLimit(r, "signin"), s.officerLimit(req.Username)); err != nil {
+		s.refuse(w, r, err)
+		return
+	}
 	tok, p, err := s.Enrollment.OfficerSignIn(r.Context(), req.Username, req.Password, req.TOTP)
 	if err != nil {
 		s.refuse(w, r, err)
@@ -283,6 +300,10 @@ func (s *Server) signInFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	var req finishRequest
 	if err := decodeJSON(r, &req); err != nil {
+		s.refuse(w, r, err)
+		return
+	}
+	if err := s.checkLimits(r, s.ipLimit(r, "signin")); err != nil {
 		s.refuse(w, r, err)
 		return
 	}

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/thiqa/thiqa/internal/natid"
+	"github.com/thiqa/thiqa/internal/problem"
+)
+
+// RateLimiter counts attempts in fixed windows, in the store that the
+// replicas share (*store.Bolt and *store.Postgres implement it).
+type RateLimiter interface {
+	Hit(ctx context.Context, key string, now time.Time, window time.Duration) (hits int, windowEnd time.Time, err error)
+}
+
+// RateLimits bound the attempts at activation and sign-in in each window;
+// zero fields take the defaults. They come on top of the registration
+// authority's own locks (5 wrong activation codes lock a national number;
+// 5 failed sign-ins lock an officer).
+type RateLimits struct {
+	// Window is the length of a counting window (default 10 min).
+	Window time.Duration
+	// PerIP bounds the activation attempts, and separately the sign-in
+	// attempts, from one client address (default 2000: many phones share a
+	// carrier's address).
+	PerIP int
+	// PerNationalID bounds the activation attempts for one national
+	// number (default 20).
+	PerNationalID int
+	// PerOfficer bounds the sign-in attempts for one officer username
+	// (default 20).
+	PerOfficer int
+}
+
+func (l *RateLimits) setDefaults() {
+	if l.Window <= 0 {
+		l.Window = 10 * time.Minute
+	}
+	if l.PerIP <= 0 {
+		l.PerIP = 2000
+	}
+	if l.PerNationalID <= 0 {
+		l.PerNationalID = 20
+	}
+	if l.PerOfficer <= 0 {
+		l.PerOfficer = 20
+	}
+}
+
+// ErrRateLimited is the error of an attempt over a rate limit: 429 with
+// Retry-After.
+var ErrRateLimited = errors.New("too many attempts")
+
+// rateLimitedError says until when.
+type rateLimitedError struct {
+	what  string
+	retry time.Duration
+}
+
+func (e *rateLimitedError) Error() string {
+	return fmt.Sprintf("%v %s; try again in %d s", ErrRateLimited, e.what, retrySeconds(e.retry))
+}
+
+func (e *rateLimitedError) Unwrap() error { return ErrRateLimited }
+
+func retrySeconds(d time.Duration) int { return max(1, int(math.Ceil(d.Seconds()))) }
+
+// writeRateLimited sends a 429 problem document with Retry-After.
+func writeRateLimited(w http.ResponseWriter, e *rateLimitedError) {
+	w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.retry)))
+	problem.Write(w, http.StatusTooManyRequests, "rate-limited", e.Error())
+}
+
+// limit is one counter an attempt goes through.
+type limit struct {
+	key  string
+	max  int
+	what string
+}
+
+// clientIP is the address of the client: the TCP peer. (Behind a reverse
+// proxy every client has the proxy's address; see docs/SCALING.md.)
+func clientIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// ipLimit counts the attempts at op from the request's address.
+func (s *Server) ipLimit(r *http.Request, op string) limit {
+	return limit{key: op + "/ip:" + clientIP(r), max: s.opts.Limits.PerIP, what: "from this address"}
+}
+
+// nidLimit counts the activation attempts for a national number, as
+// normalised; a malformed one is not counted (it is refused anyway).
+func (s *Server) nidLimit(nid string) (limit, bool) {
+	n, err := natid.Normalize(nid)
+	if err != nil {
+		return limit{}, false
+	}
+	return limit{key: "activate/nid:" + n, max: s.opts.Limits.PerNationalID, what: "for this national number"}, true
+}
+
+func (s *Server) officerLimit(user string) limit {
+	if len(user) > 64 {
+		user = user[:64]
+	}
+	return limit{key: "signin/officer:" + user, max: s.opts.Limits.PerOfficer, what: "for this account"}
+}
+
+// checkLimits counts the attempt under each limit; it returns a
+// *rateLimitedError when one is exceeded. Without a RateLimiter nothing is
+// counted.
+func (s *Server) checkLimits(r *http.Request, ls ...limit) error {
+	if s.opts.Limiter == nil {
+		return nil
+	}
+	now := s.opts.Clock()
+	for _, l := range ls {
+		n, end, err := s.opts.Limiter.Hit(r.Context(), l.key, now, s.opts.Limits.Window)
+		if err != nil {
+			return fmt.Errorf("rate limit: %w", err)
+		}
+		if n > l.max {
+			return &rateLimitedError{what: l.what, retry: end.Sub(now)}
+		}
+	}
+	return nil
+}

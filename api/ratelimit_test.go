@@ -1,0 +1,160 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/internal/pgtest"
+	"github.com/thiqa/thiqa/internal/problem"
+	"github.com/thiqa/thiqa/store"
+)
+
+// limitedServer is the environment's API with rate limits counted in lim.
+func (e *signEnv) limitedServer(lim RateLimiter, limits RateLimits) *Server {
+	return New(Deps{Enrollment: e.svc, Signing: e.signing}, Options{Clock: func() time.Time { return *e.now }, Limiter: lim, Limits: limits})
+}
+
+// from sends a JSON request from the client address ip.
+func from(srv *Server, ip, method, path string, body any) *httptest.ResponseRecorder {
+	raw, _ := json.Marshal(body)
+	req := httptest.NewRequest(method, path, bytes.NewReader(raw))
+	req.RemoteAddr = ip + ":40000"
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	return rec
+}
+
+// checkLimited checks a 429 problem document with a Retry-After.
+func checkLimited(t *testing.T, rec *httptest.ResponseRecorder, retry time.Duration) {
+	t.Helper()
+	var pd problem.Details
+	if rec.Code != 429 || json.Unmarshal(rec.Body.Bytes(), &pd) != nil || pd.Type != problem.TypeBase+"rate-limited" || pd.Status != 429 {
+		t.Fatalf("want 429 rate-limited problem, got %d %s", rec.Code, rec.Body)
+	}
+	if got := rec.Header().Get("Retry-After"); got != strconv.Itoa(int(retry.Seconds())) {
+		t.Fatalf("Retry-After %q, want %d", got, int(retry.Seconds()))
+	}
+}
+
+// TestActivationRateLimits: activation attempts for one national number
+// are limited whatever the address, and attempts from one address
+// whatever the number; a limited attempt changes nothing stored, and the
+// window's end lets attempts through again.
+func TestActivationRateLimits(t *testing.T) {
+	e := newSignEnv(t)
+	admin := e.officer(t, "", "root", store.RoleAdmin)
+	off := e.officer(t, admin, "omar", store.RoleOfficer)
+	for _, nid := range []string{"9861234567", "9861234568"} {
+		p := enrollment.Proofing{NationalID: nid, GivenName: "Layla", Surname: "Haddad", GivenNameAr: "ليلى", SurnameAr: "حداد",
+			DateOfBirth: "1990-04-12", DocType: "national-id-card", DocNumber: "AB123456", DocExpiry: "2030-01-01", DocCheck: "pass", FaceMatch: "pass"}
+		if rec := e.call(t, "POST", "/api/v1/enrollments", off, p, nil); rec.Code != 201 {
+			t.Fatalf("enrol: %d %s", rec.Code, rec.Body)
+		}
+	}
+	srv := e.limitedServer(e.st, RateLimits{Window: time.Minute, PerNationalID: 2, PerIP: 3})
+	wrong := func(nid string) map[string]string {
+		return map[string]string{"national_id": nid, "code": "AAAA-AAAA-AAAA"}
+	}
+	for i, ip := range []string{"192.0.2.1", "192.0.2.2"} {
+		if rec := from(srv, ip, "POST", "/api/v1/activation/begin", wrong("9861234567")); rec.Code == 429 || rec.Code == 200 {
+			t.Fatalf("attempt %d: %d %s, want a wrong-code refusal", i, rec.Code, rec.Body)
+		}
+	}
+	before := e.snapshotIdentity(t, "9861234567")
+	// Third attempt for the number, from a third address, with the
+	// Arabic-Indic form of the same number.
+	checkLimited(t, from(srv, "192.0.2.3", "POST", "/api/v1/activation/begin", wrong("٩٨٦١٢٣٤٥٦٧")), time.Minute)
+	if after := e.snapshotIdentity(t, "9861234567"); after != before {
+		t.Fatalf("a limited attempt changed the identity:\n%s\n%s", before, after)
+	}
+	// The other number from 192.0.2.1: its third attempt from there hits
+	// the address limit.
+	from(srv, "192.0.2.1", "POST", "/api/v1/activation/begin", wrong("9861234568"))
+	from(srv, "192.0.2.1", "POST", "/api/v1/activation/begin", wrong("9861234568"))
+	checkLimited(t, from(srv, "192.0.2.1", "POST", "/api/v1/activation/begin", wrong("9861234568")), time.Minute)
+	*e.now = e.now.Add(time.Minute)
+	if rec := from(srv, "192.0.2.3", "POST", "/api/v1/activation/begin", wrong("9861234567")); rec.Code == 429 {
+		t.Fatalf("after the window: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// snapshotIdentity is the stored identity as JSON.
+func (e *signEnv) snapshotIdentity(t *testing.T, nid string) string {
+	t.Helper()
+	var id store.Identity
+	err := e.st.EnrollmentView(context.Background(), func(tx store.EnrollmentTx) (err error) {
+		id, err = tx.Identity(nid)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(id)
+	return string(b)
+}
+
+// TestOfficerSignInRateLimit: an officer account takes PerOfficer
+// attempts per window; the next, even with the right password and code,
+// is refused without opening a session or counting a failure.
+func TestOfficerSignInRateLimit(t *testing.T) {
+	e := newSignEnv(t)
+	admin := e.officer(t, "", "root", store.RoleAdmin)
+	e.officer(t, admin, "omar", store.RoleOfficer)
+	srv := e.limitedServer(e.st, RateLimits{Window: 5 * time.Minute, PerOfficer: 2})
+	bad := map[string]string{"username": "omar", "password": "wrong password!", "totp": "000000"}
+	for range 2 {
+		if rec := from(srv, "192.0.2.1", "POST", "/api/v1/officers/signin", bad); rec.Code != 401 {
+			t.Fatalf("wrong password: %d %s", rec.Code, rec.Body)
+		}
+	}
+	*e.now = e.now.Add(time.Minute)
+	code, _ := totp.GenerateCodeCustom(e.totp["omar"], *e.now, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	good := map[string]string{"username": "omar", "password": "correct horse battery", "totp": code}
+	checkLimited(t, from(srv, "192.0.2.9", "POST", "/api/v1/officers/signin", good), 4*time.Minute)
+	var o store.Officer
+	e.st.EnrollmentView(context.Background(), func(tx store.EnrollmentTx) (err error) {
+		o, err = tx.Officer("omar")
+		return err
+	})
+	if o.Failures != 2 {
+		t.Fatalf("failures %d after the limited attempt, want 2", o.Failures)
+	}
+	*e.now = e.now.Add(4 * time.Minute)
+	code, _ = totp.GenerateCodeCustom(e.totp["omar"], *e.now, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	good["totp"] = code
+	if rec := from(srv, "192.0.2.9", "POST", "/api/v1/officers/signin", good); rec.Code != 200 {
+		t.Fatalf("after the window: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestSignInRateLimitAcrossReplicas: two API replicas counting in one
+// PostgreSQL database share the per-address limit of citizen sign-in.
+func TestSignInRateLimitAcrossReplicas(t *testing.T) {
+	e := newSignEnv(t)
+	pg, err := store.OpenPostgres(context.Background(), pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	limits := RateLimits{Window: time.Minute, PerIP: 4}
+	replicas := []*Server{e.limitedServer(pg, limits), e.limitedServer(pg, limits)}
+	for i := range 4 {
+		if rec := from(replicas[i%2], "198.51.100.7", "POST", "/api/v1/signin/begin", nil); rec.Code != 200 {
+			t.Fatalf("sign-in begin %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	checkLimited(t, from(replicas[0], "198.51.100.7", "POST", "/api/v1/signin/begin", nil), time.Minute)
+	checkLimited(t, from(replicas[1], "198.51.100.7", "POST", "/api/v1/signin/finish", map[string]any{"ceremony_id": "x", "credential": map[string]any{}}), time.Minute)
+	if rec := from(replicas[1], "198.51.100.8", "POST", "/api/v1/signin/begin", nil); rec.Code != 200 {
+		t.Fatalf("another address: %d %s", rec.Code, rec.Body)
+	}
+}
