@@ -81,3 +81,46 @@ func FuzzToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIntrospectRevoke posts arbitrary forms to the introspection and
+// revocation endpoints: never a panic, never a server error, and a token
+// reported active only when the form holds the real one.
+func FuzzIntrospectRevoke(f *testing.F) {
+	e := newEnv(f)
+	ph := e.citizen(f, "9901234567")
+	c, secret := e.register(f, "Justice")
+	r := e.party(f, c.ID, secret, "offline_access")
+	v := oauth2.GenerateVerifier()
+	loc := e.authorize(f, browser(f), ph, r.cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	tok, err := r.cfg.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, form := range []url.Values{
+		{"token": {tok.AccessToken}, "client_id": {c.ID}, "client_secret": {secret}},
+		{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {c.ID}, "client_secret": {secret}},
+		{"token": {"x"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"eyJhbGciOiJFUzI1NiJ9.e30.AAAA"}},
+	} {
+		f.Add(form.Encode(), false)
+		f.Add(form.Encode(), true)
+	}
+	f.Add("%zz=&&;", false)
+	h := e.p.Handler()
+	f.Fuzz(func(t *testing.T, form string, revoke bool) {
+		path := "/oauth/introspect"
+		if revoke {
+			path = "/revoke"
+		}
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		h.ServeHTTP(w, req)
+		if w.Code >= 500 {
+			t.Fatalf("%s: status %d for %q: %s", path, w.Code, form, w.Body)
+		}
+		var out struct{ Active bool }
+		if !revoke && json.Unmarshal(w.Body.Bytes(), &out) == nil && out.Active && !strings.Contains(form, url.QueryEscape(tok.AccessToken)) && !strings.Contains(form, tok.AccessToken) {
+			t.Fatalf("active without the real token: %q", form)
+		}
+	})
+}
