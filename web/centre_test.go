@@ -243,3 +243,25 @@ func TestOtherCentreSeesLimitedView(t *testing.T) {
 		t.Fatalf("other centre reissues: %d", rec.Code)
 	}
 }
+
+// TestSignInLocked: after repeated failures the account is locked and the
+// page says so, in the officer's language, even with the right code.
+func TestSignInLocked(t *testing.T) {
+	e := newEnv(t)
+	e.officer(t, "layla", store.RoleOfficer, "AMM-01")
+	b := e.browser()
+	b.lang = "en"
+	for i := 1; i <= 5; i++ {
+		want := http.StatusUnauthorized
+		if i == 5 {
+			want = http.StatusTooManyRequests // the fifth failure locks
+		}
+		if rec := b.post(t, "/centre/signin", url.Values{"username": {"layla"}, "password": {"wrong password"}, "totp": {"123456"}}); rec.Code != want {
+			t.Fatalf("failure %d: %d, want %d", i, rec.Code, want)
+		}
+	}
+	rec := b.signIn(t, "centre", "layla")
+	if rec.Code != http.StatusTooManyRequests || !strings.Contains(rec.Body.String(), "locked for a while") || b.cookies[sessionCookie] != "" {
+		t.Fatalf("locked: %d %s", rec.Code, rec.Body)
+	}
+}
