@@ -147,3 +147,38 @@ func TestRefuses(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHandler: whatever the method and path, the handler answers with the
+// shell's files or 304/404/405, always with the policy, and never panics.
+func FuzzHandler(f *testing.F) {
+	for _, s := range []string{"/app/", "/app/app.js", "/app/sw.js", "/app/../../etc/passwd", "/app/%2e%2e/go.mod", "/app//app.js", "/app/icon-512.png?x=1"} {
+		f.Add("GET", s)
+	}
+	f.Add("POST", "/app/")
+	f.Add("HEAD", "/app/manifest.webmanifest")
+	f.Fuzz(func(t *testing.T, method, target string) {
+		req, err := http.NewRequest(method, "http://localhost"+target, nil)
+		if err != nil || req.URL.Path == "" {
+			return
+		}
+		rec := httptest.NewRecorder()
+		Handler().ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 304, 404, 405:
+		default:
+			t.Fatalf("%s %s: %d", method, target, rec.Code)
+		}
+		if rec.Header().Get("Content-Security-Policy") != CSP {
+			t.Fatalf("%s %s: no policy", method, target)
+		}
+		if rec.Code == 200 {
+			name, _ := strings.CutPrefix(req.URL.Path, Prefix)
+			if name == "" {
+				name = "index.html"
+			}
+			if _, ok := load()[name]; !ok {
+				t.Fatalf("%s %s served something that is not in the shell", method, target)
+			}
+		}
+	})
+}

@@ -38,6 +38,14 @@ type env struct {
 	api    string // for the Go client (the agency)
 	offset atomic.Int64
 	centre string
+	srv    *http.Server
+}
+
+// stop stops serving, as a phone that lost its connection sees it.
+func (e *env) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e.srv.Shutdown(ctx)
 }
 
 func (e *env) now() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
@@ -74,6 +82,7 @@ func startNode(t *testing.T) *env {
 	}
 	e.n = n
 	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	e.srv = srv
 	go srv.Serve(l)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
