@@ -101,6 +101,19 @@ var routeAccess = map[string]access{
 	"GET /api/v1/service-requests/{id}/signed-form": Citizen | Agency,
 	"GET /api/v1/service-requests/{id}/result":      Citizen | Agency,
 	"GET /api/v1/agency/service-requests":           Agency,
+	// Catalogue (api/platform_catalogue.go): public.
+	"GET /api/v1/services":        everyone,
+	"GET /api/v1/services/{code}": everyone,
+	// Payments (api/platform_payments.go): a citizen sees, pays and gets
+	// the receipt of their own invoices, administrators see all, refund
+	// and reconcile; the gateway's callback carries no session and is
+	// authenticated by its HMAC signature.
+	"GET /api/v1/invoices/{id}":           Citizen | Admin,
+	"POST /api/v1/invoices/{id}/checkout": Citizen,
+	"GET /api/v1/invoices/{id}/receipt":   Citizen | Admin,
+	"POST /api/v1/invoices/{id}/refunds":  Admin,
+	"GET /api/v1/payments/reconciliation": Admin,
+	"POST /api/v1/payments/callback":      everyone,
 	// CSC API v2 (api/csc.go): remote-signing clients act for the
 	// citizen with the citizen's session token.
 	"POST /csc/v2/info":                          everyone,

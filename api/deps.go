@@ -9,4 +9,6 @@ type Deps struct {
 	CSC        CSCService        // api/csc.go
 	Verifier   Verifier          // api/verify.go
 	Requests   RequestsService   // api/platform_requests.go
+	Catalogue  CatalogueService  // api/platform_catalogue.go
+	Payments   PaymentsService   // api/platform_payments.go
 }
