@@ -32,7 +32,7 @@ which citizens' keys are wrapped. See docs/HSM.md for the key ceremony.`,
 		Example: `  thiqa hsm status --hsm 'pkcs11:token=thiqa?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/thiqa/hsm-pin'
   THIQA_HSM='pkcs11:token=thiqa?…' thiqa init`,
 	}
-	cmd.AddCommand(newHSMStatusCmd(g))
+	cmd.AddCommand(newHSMStatusCmd(g), newHSMRotateKEKCmd(g))
 	return cmd
 }
 

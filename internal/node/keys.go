@@ -30,6 +30,9 @@ func openKeys(ctx context.Context, opts Options) (custody, error) {
 		}
 		return custody{keys: c, wrapped: c, sealer: c, close: c.Close}, nil
 	}
+	if err := rotating(opts); err != nil {
+		return custody{}, err
+	}
 	kekFile := opts.KEKFile
 	if kekFile == "" {
 		kekFile = filepath.Join(opts.Dir, "kek")
