@@ -25,6 +25,7 @@ import (
 	"github.com/thiqa/thiqa/internal/metrics"
 	"github.com/thiqa/thiqa/internal/ocspwire"
 	"github.com/thiqa/thiqa/oidc"
+	"github.com/thiqa/thiqa/platform/requests"
 	"github.com/thiqa/thiqa/signer/validate"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
@@ -113,6 +114,8 @@ type Node struct {
 	Enrollment *enrollment.Service
 	// Signing runs agencies' sign requests and citizens' approvals.
 	Signing *signing.Service
+	// Requests runs citizens' service requests (OpenRequests).
+	Requests *requests.Service
 	// OIDC is the OpenID Connect provider, served at /oidc; its issuer is
 	// Options.Issuer. Nil on a store without relying parties.
 	OIDC *oidc.Provider
@@ -184,6 +187,9 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	if err == nil {
 		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit})
 	}
+	if err == nil {
+		err = n.OpenRequests(nil)
+	}
 	// Both stores keep the OpenID provider's relying parties and its flow
 	// state, which replicas on PostgreSQL share.
 	clients, ok := st.(oidc.Clients)
@@ -237,10 +243,17 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("/audit/", n.Audit.Handler())
 	root, _ := n.CA.AuthorityCertificate(ca.Root)
 	verifier := &validate.Validator{Options: validate.Options{TrustAnchors: []*x509.Certificate{root}, Clock: n.clock}}
-	apiSrv := api.New(api.Deps{Enrollment: n.Enrollment, Signing: n.Signing, CSC: n.Signing, Verifier: verifier}, api.Options{})
+	deps := api.Deps{Enrollment: n.Enrollment, Signing: n.Signing, CSC: n.Signing, Verifier: verifier}
+	if n.Requests != nil {
+		deps.Requests = n.Requests
+	}
+	apiSrv := api.New(deps, api.Options{})
 	mux.Handle("/api/v1/", apiSrv)
 	mux.Handle("/csc/v2/", apiSrv)
 	n.mountPages(mux, verifier)
+	if n.Requests != nil {
+		mux.Handle(requests.PagePrefix, n.Requests.AgencyPages(n.agencyOf))
+	}
 	mux.Handle(app.Prefix, app.Handler())
 	if n.OIDC != nil {
 		mux.Handle("/oidc/", http.StripPrefix("/oidc", n.OIDC.Handler()))
