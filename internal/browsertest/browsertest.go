@@ -329,3 +329,13 @@ func Screenshot(ctx context.Context, t testing.TB, name string) string {
 	}
 	return file
 }
+
+// Tamper makes the authenticator's next responses carry a zeroed signature
+// (bogusSignature) or clear the user-verified or user-present flags, so that
+// a test sees how the server refuses them; all false restores honest
+// responses.
+func Tamper(ctx context.Context, id webauthn.AuthenticatorID, bogusSignature, badUV, badUP bool) error {
+	_, err := chromedp.Call(ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{
+		AuthenticatorID: id, IsBogusSignature: &bogusSignature, IsBadUV: &badUV, IsBadUP: &badUP})
+	return err
+}

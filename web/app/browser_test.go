@@ -198,8 +198,9 @@ func TestActivationErrors(t *testing.T) {
 }
 
 // TestRejectAndFailedVerification: a citizen whose phone fails user
-// verification approves nothing; then they reject the request with a
-// reason, and the agency sees it rejected. A lost phone reported in the
+// verification approves nothing; assertions with a bad signature or without
+// user verification are refused by the server; then the citizen rejects the
+// request with a reason, and the agency sees it rejected. A lost phone reported in the
 // app can no longer sign in.
 func TestRejectAndFailedVerification(t *testing.T) {
 	e := newEnv(t)
@@ -227,6 +228,31 @@ func TestRejectAndFailedVerification(t *testing.T) {
 		t.Fatalf("after a failed verification the request is %s", v.State)
 	}
 	if err := browsertest.SetUserVerified(c.ctx, c.auth, true); err != nil {
+		t.Fatal(err)
+	}
+
+	// An assertion that reaches the server with a wrong signature, or
+	// without the user-verified flag, is refused there; nothing is signed.
+	for _, tc := range []struct {
+		name         string
+		bogus, badUV bool
+	}{{"bad signature", true, false}, {"no user verification", false, true}} {
+		if err := browsertest.Tamper(c.ctx, c.auth, tc.bogus, tc.badUV, false); err != nil {
+			t.Fatal(err)
+		}
+		c.click("#cancel")
+		c.click("#approve")
+		c.waitJS(`!document.getElementById('req-confirm').hidden`)
+		c.click("#confirm")
+		if k := c.errorKey(); k != "err_passkey" {
+			t.Fatalf("%s: app shows %q, want err_passkey", tc.name, k)
+		}
+		if e.call(t, key, "GET", "/api/v1/sign-requests/"+req.ID, nil, &v); v.State != store.SignPending {
+			t.Fatalf("%s: request is %s", tc.name, v.State)
+		}
+	}
+	c.shots("approval-refused")
+	if err := browsertest.Tamper(c.ctx, c.auth, false, false, false); err != nil {
 		t.Fatal(err)
 	}
 
@@ -263,5 +289,31 @@ func TestRejectAndFailedVerification(t *testing.T) {
 	}
 	if got := c.eval(`document.body.dataset.view`); got != "welcome" {
 		t.Fatalf("sign-in with a disabled passkey reached %q", got)
+	}
+}
+
+// TestSuspendFromApp: a citizen with no other phone suspends their digital
+// identity from the lost-phone page; they are signed out and the identity
+// is suspended.
+func TestSuspendFromApp(t *testing.T) {
+	e := newEnv(t)
+	code := e.enrol(t, e.officer(t, "amal"), nid)
+	c := newCitizen(t, e)
+	c.activate(nid, code, "")
+	c.view("activated")
+	c.click("#signin-after")
+	c.view("requests")
+	c.click(`#tabs a[data-tab="lost"]`)
+	c.view("lost")
+	c.click("#suspend")
+	c.view("welcome")
+	c.waitJS(`document.getElementById('notice').dataset.key === 'suspended_notice'`)
+	c.shots("suspended")
+	id, err := e.n.Enrollment.Identity(context.Background(), enrollment.Operator("test"), nid)
+	if err != nil || id.State != store.IdentitySuspended {
+		t.Fatalf("identity after suspension from the app: %s %v", id.State, err)
+	}
+	if got := c.eval(`String(document.getElementById('tabs').hidden)`); got != "true" {
+		t.Fatal("the menu of a signed-in citizen is still shown")
 	}
 }
