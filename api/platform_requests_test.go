@@ -594,3 +594,22 @@ func TestServiceRequestDoubleAccept(t *testing.T) {
 		t.Errorf("audited %v", a)
 	}
 }
+
+// TestServiceRequestUploadedResult: the agency's own result document is
+// sealed as it is (an incremental update after its bytes).
+func TestServiceRequestUploadedResult(t *testing.T) {
+	e := newReqEnv(t)
+	v := e.submitted(t, "MOJ-RECORD")
+	doc := corpusPDF(t, "testfile12.pdf")
+	if rec := e.call(t, "POST", "/api/v1/service-requests/"+v.ID+"/accept", e.moj.Key, map[string]any{"result": doc}, &v); rec.Code != 200 {
+		t.Fatalf("accept: %d %s", rec.Code, rec.Body)
+	}
+	result := e.pdf(t, "/api/v1/service-requests/"+v.ID+"/result", e.laylaTok)
+	if !bytes.HasPrefix(result, doc) || len(result) == len(doc) {
+		t.Fatal("the result is not the agency's document followed by its seal")
+	}
+	checkSealed(t, e, result, "GOVJO-MOJ")
+	if agency := e.pdf(t, "/api/v1/service-requests/"+v.ID+"/result", e.moj.Key); !bytes.Equal(agency, result) {
+		t.Fatal("the agency downloads another result")
+	}
+}
