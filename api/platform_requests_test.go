@@ -144,6 +144,8 @@ func newReqEnv(t testing.TB) *reqEnv {
 			Channel: store.ChannelOnline, SignatureRequired: true, Sealed: true, Documents: []string{"photo"}},
 		catalogue.Service{Code: "MOJ-RECORD", Agency: "MOJ", NameAr: "شهادة عدم محكومية", NameEn: "Certificate of no criminal record",
 			Channel: store.ChannelOnline, SignatureRequired: true, Sealed: true},
+		catalogue.Service{Code: "MOJ-COURT", Agency: "MOJ", NameAr: "خدمة في المركز", NameEn: "A service at a centre",
+			Channel: store.ChannelCentre, SignatureRequired: true},
 		catalogue.Service{Code: "MOF-ORPHAN", Agency: "MOF", NameAr: "خدمة", NameEn: "A service of no registered agency",
 			Channel: store.ChannelOnline, SignatureRequired: true},
 	); err != nil {
@@ -529,6 +531,10 @@ func TestServiceRequestAbuse(t *testing.T) {
 			s, slug := call("POST", sub[:len(sub)-1], e.laylaTok, map[string]string{"service": "MOF-ORPHAN"})
 			return s, slug, ""
 		}, 404, "not-found"},
+		{"service delivered at a centre", func(t *testing.T) (int, string, string) {
+			s, slug := call("POST", sub[:len(sub)-1], e.laylaTok, map[string]string{"service": "MOJ-COURT"})
+			return s, slug, ""
+		}, 400, "invalid"},
 		{"unknown field", func(t *testing.T) (int, string, string) {
 			s, slug := call("POST", sub[:len(sub)-1], e.laylaTok, `{"service":"MOJ-RECORD","agency":"MOI"}`)
 			return s, slug, ""

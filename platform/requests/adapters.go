@@ -62,7 +62,8 @@ func (a catalogueAdapter) Lookup(ctx context.Context, code string) (ServiceInfo,
 		return ServiceInfo{}, err
 	}
 	info := ServiceInfo{Code: svc.Code, NameAr: svc.NameAr, NameEn: svc.NameEn, FeeFils: svc.FeeFils,
-		SignatureRequired: svc.SignatureRequired, Sealed: svc.Sealed, RequiredDocuments: svc.Documents, AgencyName: svc.Agency}
+		SignatureRequired: svc.SignatureRequired, Sealed: svc.Sealed, RequiredDocuments: svc.Documents, AgencyName: svc.Agency,
+		AtCentre: svc.Channel == store.ChannelCentre}
 	ag, err := agencyByName(ctx, a.st, svc.Agency)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

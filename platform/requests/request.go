@@ -64,6 +64,9 @@ func (s *Service) Open(ctx context.Context, by Principal, code string) (View, er
 	if err != nil {
 		return fail(err)
 	}
+	if svc.AtCentre {
+		return fail(fmt.Errorf("%w: service %s is delivered at a service centre, not requested online", ErrInvalid, code))
+	}
 	if svc.AgencyID == "" {
 		return fail(fmt.Errorf("%w: service %s has no agency that decides it", ErrNotFound, code))
 	}

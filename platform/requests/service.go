@@ -39,9 +39,12 @@ type ServiceInfo struct {
 	// AgencyID is the ID of the agency (as registered with the signing
 	// service) that decides requests for the service; AgencyName is shown
 	// on the form.
-	AgencyID          string
-	AgencyName        string
-	FeeFils           int64
+	AgencyID   string
+	AgencyName string
+	FeeFils    int64
+	// AtCentre: the service is delivered at a service centre, not
+	// requested online.
+	AtCentre          bool
 	SignatureRequired bool
 	Sealed            bool
 	RequiredDocuments []string
