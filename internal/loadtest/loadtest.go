@@ -5,9 +5,10 @@
 //
 // A workload is a list of weighted [Op]s; [Run] spreads them over workers
 // and reports counts, errors and latency percentiles per operation. Ops for
-// OCSP, the verification endpoint, audit proofs and health checks are here;
-// the flows that need passkeys (sign-in, approvals) are Ops that their
-// packages' tests build with a virtual authenticator.
+// OCSP, the verification endpoint, audit proofs, health checks, passkey
+// sign-ins ([SignIn]) and whole approvals of agencies' sign requests
+// ([Approve]) are here; the passkey ops drive citizens' phones
+// ([Phone], virtual WebAuthn authenticators) that a test activated.
 //
 // This package must not import other Thiqa packages.
 package loadtest
