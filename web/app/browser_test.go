@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/internal/browsertest"
 	"github.com/thiqa/thiqa/signing"
@@ -72,7 +75,24 @@ func TestCitizenActivatesApprovesAndDownloads(t *testing.T) {
 	}
 	c.shots("request")
 
-	// The original is there to read before approving.
+	// The original is there to read before approving: opened in a new tab,
+	// and downloaded.
+	opened := chromedp.WaitNewTarget(c.ctx, func(i *target.Info) bool { return strings.HasPrefix(i.URL, "blob:"+e.url+"/") })
+	c.click(`#req-docs li[data-doc="0"] a.open`)
+	select {
+	case id, ok := <-opened:
+		if !ok {
+			t.Fatal("no tab opened for the document")
+		}
+		tab, closeTab := chromedp.NewContext(c.ctx, chromedp.WithTargetID(id))
+		mime, err := browsertest.Run(t, tab, chromedp.Evaluate[string](`document.contentType`))
+		closeTab()
+		if err != nil || mime != "application/pdf" {
+			t.Fatalf("the opened document is %q (%v), want application/pdf", mime, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("opening the document opened no tab")
+	}
 	dl := browsertest.Downloads(t, c.ctx)
 	c.click(`#req-docs li[data-doc="0"] a.download`)
 	original := waitFile(t, filepath.Join(dl, "lease.pdf"))

@@ -262,7 +262,7 @@ func (c *citizen) open(path string) {
 // waitJS waits until the expression is true in the page.
 func (c *citizen) waitJS(expr string) {
 	c.t.Helper()
-	if _, err := browsertest.Run(c.t, c.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(25*time.Second))); err != nil {
+	if _, err := browsertest.Run(c.t, c.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(25*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		c.t.Fatalf("waiting for %s: %v (page shows %q)", expr, err, c.text("main"))
 	}
 }
