@@ -78,6 +78,6 @@ or the base64 key in $THIQA_KEK).`,
 	root.PersistentFlags().StringVar(&g.dataDir, "data", defData, "data directory (env THIQA_DATA)")
 	root.PersistentFlags().StringVar(&g.kekFile, "kek-file", "", "key-encryption key file (default <data>/kek; env THIQA_KEK holds the key itself)")
 	root.PersistentFlags().StringVar(&g.hsm, "hsm", "", "PKCS#11 URI of the token holding the keys, instead of software keys (env THIQA_HSM; see docs/HSM.md)")
-	root.AddCommand(newInitCmd(g), newServeCmd(g), newCACmd(g), newAuditCmd(g), newAdminCmd(g), newVerifyCmd(g), newBackupCmd(g), newRestoreCmd(g), newHSMCmd(g), newSignCmdWith(g))
+	root.AddCommand(newInitCmd(g), newServeCmd(g), newCACmd(g), newAuditCmd(g), newAdminCmd(g), newVerifyCmd(g), newBackupCmd(g), newRestoreCmd(g), newHSMCmd(g), newSignCmdWith(g), newSandboxGatewayCmd())
 	return root
 }
