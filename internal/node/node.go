@@ -185,7 +185,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock, Audit: n.Audit, Wrapped: n.Wrapped, Sealer: cust.sealer})
 	}
 	if err == nil {
-		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit})
+		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit, VerifyBaseURL: verifyBaseURL(opts.Issuer)})
 	}
 	if err == nil {
 		err = n.OpenRequests(nil)
@@ -273,7 +273,7 @@ func (n *Node) Handler() http.Handler {
 // admin pages (package web).
 func (n *Node) mountPages(mux *http.ServeMux, verifier *validate.Validator) {
 	var pages http.Handler
-	pages, err := web.New(web.Deps{Enrollment: n.Enrollment, Verifier: verifier}, web.Options{Clock: n.clock})
+	pages, err := web.New(web.Deps{Enrollment: n.Enrollment, Verifier: verifier, Agencies: n.Signing}, web.Options{Clock: n.clock})
 	if err != nil {
 		pages = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "pages unavailable: "+err.Error(), http.StatusInternalServerError)

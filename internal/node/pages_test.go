@@ -39,3 +39,15 @@ func TestPagesAreMounted(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifyBaseURL(t *testing.T) {
+	for issuer, want := range map[string]string{
+		"http://localhost:8080/oidc":    "http://localhost:8080/verify/?sig=",
+		"https://id.thiqa.example/oidc": "https://id.thiqa.example/verify/?sig=",
+		"":                              "",
+	} {
+		if got := verifyBaseURL(issuer); got != want {
+			t.Errorf("verifyBaseURL(%q) = %q, want %q", issuer, got, want)
+		}
+	}
+}
