@@ -182,3 +182,35 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkShell serves the whole shell, as a first visit does, and
+// revalidates it, as every later visit does.
+func BenchmarkShell(b *testing.B) {
+	h := Handler()
+	total := 0
+	for _, name := range shell {
+		total += len(load()[map[bool]string{true: "index.html", false: name}[name == ""]].body)
+	}
+	for _, revalidate := range []bool{false, true} {
+		b.Run(map[bool]string{false: "first", true: "revalidate"}[revalidate], func(b *testing.B) {
+			for b.Loop() {
+				for _, name := range shell {
+					req := httptest.NewRequest("GET", Prefix+name, nil)
+					if revalidate {
+						n := name
+						if n == "" {
+							n = "index.html"
+						}
+						req.Header.Set("If-None-Match", load()[n].etag)
+					}
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != 200 && rec.Code != 304 {
+						b.Fatal(rec.Code)
+					}
+				}
+			}
+			b.ReportMetric(float64(total), "shell-bytes")
+		})
+	}
+}

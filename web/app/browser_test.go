@@ -43,8 +43,10 @@ func TestCitizenActivatesApprovesAndDownloads(t *testing.T) {
 	c.shots("welcome")
 
 	// The code as a citizen may type it: lower case, no dash.
+	start := time.Now()
 	c.activate(arabicDigits(nid), strings.ToLower(strings.ReplaceAll(code, "-", " ")), "هاتف ليلى")
 	c.view("activated")
+	t.Logf("activation in the browser (form, passkey, certificates): %v", time.Since(start))
 	if got := c.text("#activated-name"); got != "ليلى حداد" {
 		t.Fatalf("activated page names %q", got)
 	}
@@ -61,8 +63,10 @@ func TestCitizenActivatesApprovesAndDownloads(t *testing.T) {
 	key := e.agency(t, "Land Department")
 	req := e.send(t, key, nid)
 
+	start = time.Now()
 	c.click("#signin-after")
 	c.view("requests")
+	t.Logf("passkey sign-in to the pending list: %v", time.Since(start))
 	if got := c.text("#requests"); !strings.Contains(got, "عقد إيجار وملحقه") || !strings.Contains(got, req.Agency) {
 		t.Fatalf("pending list shows %q", got)
 	}
@@ -107,8 +111,10 @@ func TestCitizenActivatesApprovesAndDownloads(t *testing.T) {
 		t.Fatalf("short code %q", shown)
 	}
 	c.shots("approve")
+	start = time.Now()
 	c.click("#confirm")
 	c.waitJS(`document.querySelector('#req-state .state') && document.querySelector('#req-state .state').dataset.state === 'signed'`)
+	t.Logf("approval to two signed PDFs shown: %v", time.Since(start))
 	c.view("request")
 	c.shots("signed")
 
