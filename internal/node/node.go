@@ -25,6 +25,7 @@ import (
 	"github.com/thiqa/thiqa/internal/metrics"
 	"github.com/thiqa/thiqa/internal/ocspwire"
 	"github.com/thiqa/thiqa/oidc"
+	"github.com/thiqa/thiqa/platform/payments"
 	"github.com/thiqa/thiqa/platform/requests"
 	"github.com/thiqa/thiqa/signer/validate"
 	"github.com/thiqa/thiqa/signing"
@@ -116,6 +117,8 @@ type Node struct {
 	Signing *signing.Service
 	// Requests runs citizens' service requests (OpenRequests).
 	Requests *requests.Service
+	// Payments collects fees (OpenPayments); nil without a gateway.
+	Payments *payments.Service
 	// OIDC is the OpenID Connect provider, served at /oidc; its issuer is
 	// Options.Issuer. Nil on a store without relying parties.
 	OIDC *oidc.Provider
@@ -246,6 +249,12 @@ func (n *Node) Handler() http.Handler {
 	deps := api.Deps{Enrollment: n.Enrollment, Signing: n.Signing, CSC: n.Signing, Verifier: verifier}
 	if n.Requests != nil {
 		deps.Requests = n.Requests
+	}
+	if c := n.catalogue(); c != nil {
+		deps.Catalogue = c
+	}
+	if n.Payments != nil {
+		deps.Payments = n.Payments
 	}
 	apiSrv := api.New(deps, api.Options{})
 	mux.Handle("/api/v1/", apiSrv)
