@@ -46,39 +46,63 @@ type AgencyKey struct {
 	WebhookSecret string
 }
 
-// AddAgency registers an agency with a fresh random API key.
+// AddAgency registers an agency with a fresh random API key. It is the
+// operator's path (thiqa admin agency add on the server); administrators
+// on the web ask with RequestAgency and a second one approves.
 func (s *Service) AddAgency(ctx context.Context, n NewAgency) (AgencyKey, error) {
 	fail := func(err error) (AgencyKey, error) { return AgencyKey{}, fmt.Errorf("add agency: %w", err) }
+	if err := checkAgency(&n); err != nil {
+		return fail(err)
+	}
+	k, err := s.newAgency(n)
+	if err != nil {
+		return fail(err)
+	}
+	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error { return insertAgency(tx, k.Agency) })
+	if err != nil {
+		return fail(err)
+	}
+	return k, nil
+}
+
+// checkAgency trims and checks an agency's name, scopes and webhook URL.
+func checkAgency(n *NewAgency) error {
 	n.Name = strings.TrimSpace(n.Name)
 	if n.Name == "" || !utf8.ValidString(n.Name) || utf8.RuneCountInString(n.Name) > 200 {
-		return fail(fmt.Errorf("%w: name must be 1 to 200 characters", ErrInvalid))
+		return fmt.Errorf("%w: name must be 1 to 200 characters", ErrInvalid)
 	}
 	if len(n.Scopes) == 0 {
-		return fail(fmt.Errorf("%w: at least one scope", ErrInvalid))
+		return fmt.Errorf("%w: at least one scope", ErrInvalid)
 	}
 	for _, sc := range n.Scopes {
 		if !slices.Contains(Scopes, sc) {
-			return fail(fmt.Errorf("%w: unknown scope %q", ErrInvalid, sc))
+			return fmt.Errorf("%w: unknown scope %q", ErrInvalid, sc)
 		}
 	}
 	if n.WebhookURL != "" {
 		u, err := url.Parse(n.WebhookURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(n.WebhookURL) > 2048 {
-			return fail(fmt.Errorf("%w: webhook URL", ErrInvalid))
+			return fmt.Errorf("%w: webhook URL", ErrInvalid)
 		}
 	}
+	return nil
+}
+
+// newAgency makes the record of a checked agency with a fresh ID, API key
+// and webhook secret.
+func (s *Service) newAgency(n NewAgency) (AgencyKey, error) {
 	id, err := s.randomID(9)
 	if err != nil {
-		return fail(err)
+		return AgencyKey{}, err
 	}
 	id = strings.NewReplacer("-", "A", "_", "B").Replace(id)
 	secret, err := s.randomID(32)
 	if err != nil {
-		return fail(err)
+		return AgencyKey{}, err
 	}
 	hookSecret, err := s.randomID(32)
 	if err != nil {
-		return fail(err)
+		return AgencyKey{}, err
 	}
 	key := apiKeyPrefix + id + "_" + secret
 	a := store.Agency{ID: id, Name: n.Name, Scopes: slices.Clone(n.Scopes), KeyHash: keyHash(key),
@@ -87,14 +111,16 @@ func (s *Service) AddAgency(ctx context.Context, n NewAgency) (AgencyKey, error)
 		h := sha256.Sum256(n.CertDER)
 		a.CertSHA256 = h[:]
 	}
-	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error { return tx.InsertAgency(a) })
-	if err != nil {
-		if errors.Is(err, store.ErrDuplicate) {
-			err = fmt.Errorf("%w: an agency named %q", ErrExists, n.Name)
-		}
-		return fail(err)
-	}
 	return AgencyKey{Agency: a, Key: key, WebhookSecret: hookSecret}, nil
+}
+
+// insertAgency adds a, mapping a taken name to ErrExists.
+func insertAgency(tx store.SigningTx, a store.Agency) error {
+	err := tx.InsertAgency(a)
+	if errors.Is(err, store.ErrDuplicate) {
+		err = fmt.Errorf("%w: an agency named %q", ErrExists, a.Name)
+	}
+	return err
 }
 
 func keyHash(key string) []byte {
