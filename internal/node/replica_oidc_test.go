@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,8 +94,9 @@ var webauthnRP = virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Or
 // consent on B, code exchanged on A). The code replayed on B is refused
 // and revokes the token A issued; a second agency's sign-in in the same
 // browser uses the single sign-on session from the store; its refresh
-// token rotates on A and, reused on B, revokes the family; and single
-// sign-out on A ends the session and tokens on B.
+// token rotates on A and, reused on B, revokes the family; one code
+// exchanged on both replicas at once succeeds once; and single sign-out
+// on A ends the session and tokens on B.
 func TestReplicasOIDC(t *testing.T) {
 	ctx := context.Background()
 	a, b := openReplicas(t)
@@ -254,6 +256,28 @@ func TestReplicasOIDC(t *testing.T) {
 		lb.to("A")
 		if _, err := hc.TokenSource(rpCtx, &oauth2.Token{RefreshToken: tok3.RefreshToken}).Token(); err == nil {
 			t.Fatal("the family's newest refresh token survived the reuse")
+		}
+	})
+
+	t.Run("one code exchanged on both replicas at once", func(t *testing.T) {
+		v := oauth2.GenerateVerifier()
+		resp := get("B", jc.AuthCodeURL("s5", oauth2.S256ChallengeOption(v)))
+		code := consent("A", resp.Request.URL.Query().Get("id"))
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for _, name := range []string{"A", "B"} {
+			fixed := &balancer{addrs: lb.addrs}
+			fixed.to(name)
+			c := gooidc.ClientContext(ctx, fixed.client(nil, ""))
+			wg.Go(func() {
+				if _, err := jc.Exchange(c, code, oauth2.VerifierOption(v)); err == nil {
+					wins.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("%d exchanges of one code succeeded, want exactly 1", wins.Load())
 		}
 	})
 
