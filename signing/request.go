@@ -55,8 +55,10 @@ type DocumentView struct {
 
 // RequestView is a sign request as shown to its citizen and agency.
 type RequestView struct {
-	ID         string         `json:"id"`
-	Agency     string         `json:"agency,omitempty"`
+	ID     string `json:"id"`
+	Agency string `json:"agency,omitempty"`
+	// AgencyName is the agency's name, for the citizen to see who asks.
+	AgencyName string         `json:"agency_name,omitempty"`
 	NationalID string         `json:"national_id"`
 	PurposeAr  string         `json:"purpose_ar"`
 	PurposeEn  string         `json:"purpose_en"`
@@ -283,7 +285,34 @@ func (s *Service) Get(ctx context.Context, by Principal, id string) (RequestView
 	if err != nil {
 		return RequestView{}, fmt.Errorf("get sign request: %w", err)
 	}
-	return s.view(r), nil
+	v := s.view(r)
+	err = s.st.SigningView(ctx, func(tx store.SigningTx) error {
+		v.AgencyName = agencyNames(tx, map[string]string{})(r.Agency)
+		return nil
+	})
+	if err != nil {
+		return RequestView{}, fmt.Errorf("get sign request: %w", err)
+	}
+	return v, nil
+}
+
+// agencyNames returns a lookup of agency names by ID through tx, caching
+// them in seen; an unknown or empty ID has no name.
+func agencyNames(tx store.SigningTx, seen map[string]string) func(id string) string {
+	return func(id string) string {
+		if id == "" {
+			return ""
+		}
+		if n, ok := seen[id]; ok {
+			return n
+		}
+		a, err := tx.Agency(id)
+		if err != nil {
+			a.Name = ""
+		}
+		seen[id] = a.Name
+		return a.Name
+	}
 }
 
 // List returns the citizen's requests, newest first; with pendingOnly,
@@ -293,8 +322,13 @@ func (s *Service) List(ctx context.Context, by Principal, pendingOnly bool) ([]R
 		return nil, fmt.Errorf("list sign requests: %w", ErrForbidden)
 	}
 	var rs []store.SignRequest
+	names := map[string]string{}
 	err := s.st.SigningView(ctx, func(tx store.SigningTx) (err error) {
 		rs, err = tx.SignRequestsOf(by.Citizen.NationalID)
+		name := agencyNames(tx, names)
+		for _, r := range rs {
+			name(r.Agency)
+		}
 		return err
 	})
 	if err != nil {
@@ -303,6 +337,7 @@ func (s *Service) List(ctx context.Context, by Principal, pendingOnly bool) ([]R
 	out := []RequestView{}
 	for i := len(rs) - 1; i >= 0; i-- {
 		v := s.view(rs[i])
+		v.AgencyName = names[v.Agency]
 		if pendingOnly && v.State != store.SignPending {
 			continue
 		}

@@ -67,13 +67,16 @@ func TestCitizenActivatesApprovesAndDownloads(t *testing.T) {
 	c.click("#signin-after")
 	c.view("requests")
 	t.Logf("passkey sign-in to the pending list: %v", time.Since(start))
-	if got := c.text("#requests"); !strings.Contains(got, "عقد إيجار وملحقه") || !strings.Contains(got, req.Agency) {
+	if got := c.text("#requests"); !strings.Contains(got, "عقد إيجار وملحقه") || !strings.Contains(got, "Land Department") {
 		t.Fatalf("pending list shows %q", got)
 	}
 	c.shots("requests")
 
 	c.click(fmt.Sprintf(`#requests li[data-id=%q] a`, req.ID))
 	c.view("request")
+	if got := c.text("#req-agency"); got != "Land Department" {
+		t.Fatalf("request page names the agency %q", got)
+	}
 	if n := c.eval(`String(document.querySelectorAll('#req-docs li').length)`); n != "2" {
 		t.Fatalf("request page lists %s documents, want 2", n)
 	}

@@ -402,6 +402,9 @@
     return (state.lang === 'ar' ? r.purpose_ar || r.purpose_en : r.purpose_en || r.purpose_ar) || r.id;
   }
 
+  // agencyOf names who asks: the agency's name, else its ID.
+  function agencyOf(r) { return r.agency_name || r.agency || ''; }
+
   function stateBadge(s) {
     return el('span', { class: 'state ' + s, 'data-state': s }, t('st_' + s));
   }
@@ -430,7 +433,7 @@
     for (const r of list || []) {
       ul.append(el('li', { 'data-id': r.id },
         el('a', { class: 'title', href: '#/requests/' + encodeURIComponent(r.id) }, purpose(r)),
-        el('div', { class: 'meta' }, (r.agency ? r.agency + ' · ' : '') + t('n_documents', { n: (r.documents || []).length })),
+        el('div', { class: 'meta' }, (agencyOf(r) ? agencyOf(r) + ' · ' : '') + t('n_documents', { n: (r.documents || []).length })),
         el('div', { class: 'meta' }, t('expires') + ': ' + fmtDate(r.expires))));
     }
     $('requests-empty').hidden = ul.children.length > 0;
@@ -465,7 +468,7 @@
     const r = await api('GET', 'sign-requests/' + encodeURIComponent(id));
     state.request = r;
     $('req-purpose').textContent = purpose(r);
-    $('req-agency').textContent = r.agency || '—';
+    $('req-agency').textContent = agencyOf(r) || '—';
     $('req-state').replaceChildren(stateBadge(r.state));
     $('req-created').textContent = fmtDate(r.created);
     $('req-expires').textContent = fmtDate(r.completed || r.expires);
@@ -496,7 +499,7 @@
       }
       ul.append(el('li', { 'data-id': r.id },
         el('a', { class: 'title', href: '#/requests/' + encodeURIComponent(r.id) }, purpose(r)), ' ', stateBadge(r.state),
-        el('div', { class: 'meta' }, (r.agency ? r.agency + ' · ' : '') + fmtDate(r.completed || r.created)),
+        el('div', { class: 'meta' }, (agencyOf(r) ? agencyOf(r) + ' · ' : '') + fmtDate(r.completed || r.created)),
         docs));
     }
     $('history-empty').hidden = ul.children.length > 0;
