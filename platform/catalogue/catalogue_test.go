@@ -260,3 +260,30 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkImport2460 imports a national-size catalogue (2,460 services,
+// JSONL) into bbolt: decode, validate and one upsert transaction. Every
+// other run changes every fee, so half the imports write everything.
+func BenchmarkImport2460(b *testing.B) {
+	c, _ := newCatalogue(b)
+	files := make([][]byte, 2)
+	for v := range files {
+		var svcs []catalogue.Service
+		for i := range 2460 {
+			svcs = append(svcs, catalogue.Service{Code: fmt.Sprintf("S-%04d", i), Agency: fmt.Sprintf("AG%02d", i%40),
+				NameAr: fmt.Sprintf("خدمة رقم %d", i), NameEn: fmt.Sprintf("Service %d", i), FeeFils: int64(i + v), Channel: "online",
+				Documents: []string{"national ID"}})
+		}
+		var buf bytes.Buffer
+		catalogue.Encode(&buf, catalogue.JSONL, svcs)
+		files[v] = buf.Bytes()
+	}
+	b.SetBytes(int64(len(files[0])))
+	i := 0
+	for b.Loop() {
+		if _, err := c.Import(ctx, bytes.NewReader(files[i%2]), catalogue.JSONL, catalogue.DecodeOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
