@@ -353,7 +353,15 @@ func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 	return nil, errors.New("jwt profile grant is not offered")
 }
 
-func (s *storage) Health(context.Context) error { return nil }
+// Health answers the library's readiness probe: the shared state must
+// answer a lookup (finding nothing is healthy).
+func (s *storage) Health(ctx context.Context) error {
+	_, err := s.st.OIDC(ctx, store.OIDCSession, "health", s.p.now())
+	if err == nil || notFound(err) {
+		return nil
+	}
+	return err
+}
 
 // pairwise is the subject of identity for a sector.
 func pairwise(secret []byte, sector, identity string) string {

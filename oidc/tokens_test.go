@@ -357,3 +357,23 @@ func TestStateSharedByProviders(t *testing.T) {
 		t.Fatalf("lookup after purge: %v", err)
 	}
 }
+
+// TestReady: the library's readiness probe asks the shared state.
+func TestReady(t *testing.T) {
+	e := newEnv(t)
+	get := func() int {
+		resp, err := http.Get(e.p.Issuer() + "/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get(); s != http.StatusOK {
+		t.Fatalf("ready with the store open: %d", s)
+	}
+	e.st.Close()
+	if s := get(); s == http.StatusOK {
+		t.Fatal("ready with the store closed")
+	}
+}
