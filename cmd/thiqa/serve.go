@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,9 +20,12 @@ import (
 
 func newServeCmd(g *globals) *cobra.Command {
 	var (
-		addr   string
-		cfg    *ca.Config
-		issuer = os.Getenv("THIQA_ISSUER")
+		addr                    string
+		cfg                     *ca.Config
+		issuer                  = os.Getenv("THIQA_ISSUER")
+		tlsCert, tlsKey, caFile string
+		rpID                    string
+		origins                 []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -48,18 +52,30 @@ the same on every replica, served at /oidc behind it. Its sign-in page asks
 for a passkey, so the passkey relying party follows it: its host is the
 WebAuthn RP ID and its origin the passkey origin. By default the issuer is
 http://localhost:8080/oidc, the default passkey origin, whatever --addr is:
-a browser gives passkeys only to that origin.`,
+a browser gives passkeys only to that origin. --webauthn-rp-id and
+--webauthn-origin set the passkey relying party explicitly (several origins
+may be given); with --issuer they must agree with it.
+
+With --tls-cert and --tls-key serve speaks HTTPS, and agencies may
+authenticate by mutual TLS with their e-seal certificate (registered with
+thiqa agency add), which must chain to --client-ca or, by default, Thiqa's
+organisation CA.`,
 		Example: `  thiqa serve
   thiqa serve --addr 0.0.0.0:8080 --public-url http://pki.example.jo --data /var/lib/thiqa
-  thiqa serve --store postgres://thiqa@db/thiqa --issuer https://id.example.jo/oidc`,
+  thiqa serve --store postgres://thiqa@db/thiqa --issuer https://id.example.jo/oidc
+  thiqa serve --addr 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key \
+      --webauthn-rp-id thiqa.example.jo --webauthn-origin https://thiqa.example.jo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("public-url") {
+				// http even with TLS: CRL and CA issuer URLs are plain
+				// HTTP (RFC 5280), which the certificate lint demands.
 				cfg.PublicURL = "http://" + addr
 			}
 			ctx := cmd.Context()
 			opts := g.nodeOptions(true, cfg)
 			opts.Issuer = issuer
+			opts.WebAuthnRPID, opts.WebAuthnOrigins = rpID, origins
 			n, created, err := node.Open(ctx, opts)
 			if err != nil {
 				return err
@@ -78,8 +94,18 @@ a browser gives passkeys only to that origin.`,
 				return err
 			}
 			logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			handler, scheme := n.Handler(), "http"
+			if tlsCert != "" || tlsKey != "" {
+				tlsCfg, wrap, err := n.TLS(tlsCert, tlsKey, caFile)
+				if err != nil {
+					ln.Close()
+					admin.Close()
+					return err
+				}
+				ln, handler, scheme = tls.NewListener(ln, tlsCfg), wrap(handler), "https"
+			}
 			public := &http.Server{
-				Handler:           n.Handler(),
+				Handler:           handler,
 				ReadHeaderTimeout: 10 * time.Second,
 				ReadTimeout:       time.Minute,
 				WriteTimeout:      2 * time.Minute,
@@ -97,7 +123,7 @@ a browser gives passkeys only to that origin.`,
 			// Webhook deliveries and the recovery of interrupted signing.
 			go n.Signing.Run(ctx, time.Second)
 
-			base := "http://" + ln.Addr().String()
+			base := scheme + "://" + ln.Addr().String()
 			fmt.Fprintf(out, "serving on %s\n", base)
 			fmt.Fprintf(out, "  CA bundle  %s/ca/bundle.pem\n  OCSP       %s/ocsp\n  TSA        %s/tsa\n  CRL        %s/crl/citizen-ca.crl\n  admin      %s\n",
 				base, base, base, base, n.AdminSocket())
@@ -119,6 +145,11 @@ a browser gives passkeys only to that origin.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to serve HTTP on")
+	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")
+	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	cmd.Flags().StringVar(&caFile, "client-ca", "", "PEM CAs of agencies' client certificates for mutual TLS (default: Thiqa's organisation CA, which issues e-seals)")
+	cmd.Flags().StringVar(&rpID, "webauthn-rp-id", "", `passkey relying party ID: the site's domain (default "localhost")`)
+	cmd.Flags().StringSliceVar(&origins, "webauthn-origin", nil, `origin the app and pages are served from, repeatable (default "http://localhost:8080")`)
 	cmd.Flags().StringVar(&issuer, "issuer", issuer, "public issuer URL of the OpenID provider, e.g. https://id.example.jo/oidc; sets the passkey relying party (env THIQA_ISSUER; default http://localhost:8080/oidc)")
 	cfg = caFlags(cmd)
 	storeFlag(cmd)
