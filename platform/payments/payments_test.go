@@ -368,7 +368,7 @@ func TestReceiptIsSealed(t *testing.T) {
 		t.Fatalf("pdfsig: %v\n%s", err, out)
 	}
 	text, err := exec.Command(testtool.Require(t, "pdftotext"), path, "-").CombinedOutput()
-	if err != nil || !regexp.MustCompile(`2\.500 JOD`).Match(text) || !strings.Contains(string(text), inv.ID) {
+	if err != nil || !regexp.MustCompile(`2\.500 JOD`).Match(text) || !strings.Contains(string(text), inv.ID) || !strings.Contains(string(text), "ثقة") {
 		t.Fatalf("pdftotext: %v\n%s", err, text)
 	}
 }

@@ -19,11 +19,11 @@ var ReceiptStampRect = [4]float64{300, 60, 560, 160}
 // sealed with the platform's e-seal at PAdES B-LT; payer must be the
 // invoice's payer, or empty for an administrator.
 //
-// The page is set in the standard Helvetica fonts, so its text is in
-// Latin script (English, with the Arabic description transliterated
-// nowhere: the standard fonts have no Arabic glyphs). The Arabic text is in
-// the seal's visible stamp, which package signer shapes with an embedded
-// font, and in the document information.
+// The page body is set in the standard Helvetica fonts, which have no
+// Arabic glyphs, so it is in English. The Arabic is in the seal's visible
+// stamp (the platform's Arabic name and "إيصال دفع", shaped right to left by
+// package signer with an embedded DejaVu subset, extractable as text) and
+// in the document information (/Subject with the Arabic description).
 func (s *Service) Receipt(ctx context.Context, id, payer string) ([]byte, error) {
 	fail := func(err error) ([]byte, error) { return nil, fmt.Errorf("receipt: %w", err) }
 	if s.opts.Sealer == nil {
