@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -375,5 +376,29 @@ func TestReady(t *testing.T) {
 	e.st.Close()
 	if s := get(); s == http.StatusOK {
 		t.Fatal("ready with the store closed")
+	}
+}
+
+// TestDiscoveryAdvertisesTokens: discovery tells clients about refresh
+// tokens, introspection and revocation.
+func TestDiscoveryAdvertisesTokens(t *testing.T) {
+	e := newEnv(t)
+	resp, err := http.Get(e.p.Issuer() + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d struct {
+		Grants        []string `json:"grant_types_supported"`
+		Scopes        []string `json:"scopes_supported"`
+		Introspection string   `json:"introspection_endpoint"`
+		Revocation    string   `json:"revocation_endpoint"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(d.Grants, "refresh_token") || !slices.Contains(d.Scopes, "offline_access") ||
+		d.Introspection != e.p.Issuer()+"/oauth/introspect" || d.Revocation != e.p.Issuer()+"/revoke" {
+		t.Fatalf("discovery %+v", d)
 	}
 }
