@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 	"github.com/thiqa/thiqa/web/internal/ui"
 )
@@ -18,12 +19,21 @@ func (s *Server) adminRoutes() {
 	s.handle("POST /admin/centres", s.createCentre)
 	s.handle("POST /admin/officers", s.createOfficer)
 	s.handle("POST /admin/officers/disable", s.disableOfficer)
+	s.handle("POST /admin/agencies", s.requestAgency)
+	s.handle("POST /admin/agencies/{id}", s.decideAgency)
 }
 
 // adminView is the admin page's data.
 type adminView struct {
 	Centres  []store.Centre
 	Agencies []store.Agency
+	// Requests are the agency requests waiting for a second
+	// administrator; Me is "officer:<username>", to tell one's own.
+	Requests []signing.AgencyRequest
+	Me       string
+	// Key is an agency key just issued (shown once).
+	Key    *signing.AgencyKey
+	Scopes []string
 	// Officer is the officer just created, with the TOTP secret to set up
 	// (shown once).
 	Officer *enrollment.OfficerEnrolment
@@ -54,11 +64,15 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, by enrollme
 	}
 	v.Centres = cs
 	if s.deps.Agencies != nil {
-		if v.Agencies, err = s.deps.Agencies.Agencies(r.Context()); err != nil {
+		if v.Agencies, err = s.deps.Agencies.Agencies(r.Context()); err == nil {
+			v.Requests, err = s.deps.Agencies.AgencyRequests(r.Context(), by)
+		}
+		if err != nil {
 			s.failErr(w, r, by, err)
 			return
 		}
 	}
+	v.Me, v.Scopes = "officer:"+by.Username, signing.Scopes
 	if v.Values == nil {
 		v.Values = map[string]string{}
 	}
@@ -120,4 +134,48 @@ func (s *Server) disableOfficer(w http.ResponseWriter, r *http.Request, by enrol
 		return
 	}
 	http.Redirect(w, r, "/admin/?notice=officer-disabled", http.StatusSeeOther)
+}
+
+// requestAgency records a request to register an agency; a second
+// administrator decides it.
+func (s *Server) requestAgency(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
+	if s.deps.Agencies == nil {
+		s.fail(w, r, by, http.StatusNotFound, "err.no-page", "")
+		return
+	}
+	n := signing.NewAgency{Name: field(r.PostForm, "name", 400), Scopes: r.PostForm["scope"], WebhookURL: field(r.PostForm, "webhook", 2048)}
+	vals := map[string]string{"agency_name": n.Name, "webhook": n.WebhookURL}
+	if len(n.Scopes) > len(signing.Scopes) {
+		n.Scopes = nil
+	}
+	if _, err := s.deps.Agencies.RequestAgency(r.Context(), by, n, field(r.PostForm, "why", 500)); err != nil {
+		status, key := errorKey(err)
+		if status >= 500 {
+			s.failErr(w, r, by, err)
+			return
+		}
+		s.renderAdmin(w, r, by, status, adminView{Values: vals}, key, "")
+		return
+	}
+	http.Redirect(w, r, "/admin/?notice=agency-requested", http.StatusSeeOther)
+}
+
+// decideAgency approves (showing the new key once) or rejects an agency
+// request of another administrator.
+func (s *Server) decideAgency(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
+	d := r.PostForm.Get("decision")
+	if s.deps.Agencies == nil || (d != "approve" && d != "reject") {
+		s.fail(w, r, by, http.StatusBadRequest, "form.choose", "")
+		return
+	}
+	_, key, err := s.deps.Agencies.DecideAgency(r.Context(), by, r.PathValue("id"), d == "approve")
+	if err != nil {
+		s.failErr(w, r, by, err)
+		return
+	}
+	if key == nil {
+		http.Redirect(w, r, "/admin/?notice=rejected", http.StatusSeeOther)
+		return
+	}
+	s.renderAdmin(w, r, by, http.StatusOK, adminView{Key: key}, "", "notice.agency-approved")
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
@@ -80,5 +82,59 @@ func TestAdminPages(t *testing.T) {
 	}
 	if rec = b.post(t, "/admin/officers/disable", url.Values{"username": {"rana"}, "why": {"left the service"}}); rec.Code != http.StatusSeeOther {
 		t.Fatalf("disable: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestAgencyFourEyesPages: one administrator asks for an agency, the same
+// one cannot approve, another approves and sees the key once; it works.
+func TestAgencyFourEyesPages(t *testing.T) {
+	e := newEnv(t)
+	e.officer(t, "rana", store.RoleAdmin, "AMM-01")
+	e.officer(t, "omar", store.RoleAdmin, "AMM-01")
+	ctx := context.Background()
+	rana := e.browser()
+	rana.signIn(t, "admin", "rana")
+	// Bad input: refused, nothing recorded.
+	if rec := rana.post(t, "/admin/agencies", url.Values{"name": {"Land Department"}, "why": {"partner"}}); rec.Code != http.StatusBadRequest {
+		t.Fatalf("no scope: %d", rec.Code)
+	}
+	if rec := rana.post(t, "/admin/agencies", url.Values{"name": {"Land Department"}, "scope": {"sign-requests", "root"}, "why": {"partner"}}); rec.Code != http.StatusBadRequest {
+		t.Fatalf("unknown scope: %d", rec.Code)
+	}
+	rec := rana.post(t, "/admin/agencies", url.Values{"name": {"Land Department"}, "scope": {"sign-requests", "verify"}, "why": {"new partner"}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("request: %d %s", rec.Code, rec.Body)
+	}
+	rec = rana.get(t, rec.Header().Get("Location"))
+	if !strings.Contains(rec.Body.String(), "Land Department") || !strings.Contains(rec.Body.String(), "بانتظار مدير آخر") {
+		t.Fatalf("requester's page: %s", rec.Body)
+	}
+	reqs, err := e.sign.AgencyRequests(ctx, enrollment.Principal{Kind: enrollment.KindOfficer, Username: "x", Role: store.RoleAdmin})
+	if err != nil || len(reqs) != 1 {
+		t.Fatalf("requests: %v %v", reqs, err)
+	}
+	path := "/admin/agencies/" + reqs[0].ID
+	if rec = rana.post(t, path, url.Values{"decision": {"approve"}}); rec.Code != http.StatusForbidden {
+		t.Fatalf("requester approves: %d", rec.Code)
+	}
+	if list, _ := e.sign.Agencies(ctx); len(list) != 0 {
+		t.Fatalf("registered without a second administrator: %v", list)
+	}
+	omar := e.browser()
+	omar.signIn(t, "admin", "omar")
+	rec = omar.post(t, path, url.Values{"decision": {"approve"}})
+	m := regexp.MustCompile(`id="api-key">([^<]+)<`).FindStringSubmatch(rec.Body.String())
+	if rec.Code != 200 || m == nil {
+		t.Fatalf("approve: %d %s", rec.Code, rec.Body)
+	}
+	if a, err := e.sign.AuthenticateAgency(ctx, m[1]); err != nil || a.Name != "Land Department" {
+		t.Fatalf("the key shown does not work: %v", err)
+	}
+	// Shown once: the next page has no key.
+	if rec = omar.get(t, "/admin/"); strings.Contains(rec.Body.String(), m[1]) || !strings.Contains(rec.Body.String(), "Land Department") {
+		t.Fatalf("after approval: %s", rec.Body)
+	}
+	if rec = omar.post(t, path, url.Values{"decision": {"reject"}}); rec.Code != http.StatusConflict {
+		t.Fatalf("decided twice: %d", rec.Code)
 	}
 }

@@ -46,15 +46,20 @@ type Verifier interface {
 
 var _ Verifier = (*validate.Validator)(nil)
 
-// Agencies lists the agencies of the signing API (*signing.Service).
+// Agencies are the agencies of the signing API and the requests to
+// register one, which a second administrator decides
+// (*signing.Service).
 type Agencies interface {
 	Agencies(ctx context.Context) ([]store.Agency, error)
+	RequestAgency(ctx context.Context, by enrollment.Principal, n signing.NewAgency, why string) (signing.AgencyRequest, error)
+	AgencyRequests(ctx context.Context, by enrollment.Principal) ([]signing.AgencyRequest, error)
+	DecideAgency(ctx context.Context, by enrollment.Principal, id string, approve bool) (signing.AgencyRequest, *signing.AgencyKey, error)
 }
 
 var _ Agencies = (*signing.Service)(nil)
 
 // Deps are the services behind the pages. Enrollment and Verifier are
-// required; without Agencies the admin page lists no agencies.
+// required; without Agencies the admin page has no agencies.
 type Deps struct {
 	Enrollment Enrollment
 	Verifier   Verifier
@@ -204,6 +209,16 @@ func errorKey(err error) (int, string) {
 		return http.StatusConflict, "err.state"
 	case errors.Is(err, enrollment.ErrProofing):
 		return http.StatusUnprocessableEntity, "err.proofing"
+	case errors.Is(err, signing.ErrInvalid):
+		return http.StatusBadRequest, "err.invalid"
+	case errors.Is(err, signing.ErrNotFound):
+		return http.StatusNotFound, "err.not-found"
+	case errors.Is(err, signing.ErrExists):
+		return http.StatusConflict, "err.exists"
+	case errors.Is(err, signing.ErrForbidden):
+		return http.StatusForbidden, "err.forbidden"
+	case errors.Is(err, signing.ErrState):
+		return http.StatusConflict, "err.decided"
 	case errors.Is(err, validate.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, "err.too-large"
 	}
