@@ -339,3 +339,10 @@ func Tamper(ctx context.Context, id webauthn.AuthenticatorID, bogusSignature, ba
 		AuthenticatorID: id, IsBogusSignature: &bogusSignature, IsBadUV: &badUV, IsBadUP: &badUP})
 	return err
 }
+
+// RemoveAuthenticator takes the virtual authenticator away, with its
+// passkeys, as a phone that is lost or replaced.
+func RemoveAuthenticator(ctx context.Context, id webauthn.AuthenticatorID) error {
+	_, err := chromedp.Call(ctx, webauthn.RemoveVirtualAuthenticator, webauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: id})
+	return err
+}

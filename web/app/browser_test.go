@@ -346,3 +346,67 @@ func TestSuspendFromApp(t *testing.T) {
 		t.Fatal("the menu of a signed-in citizen is still shown")
 	}
 }
+
+// TestNewPhoneThenLostPhone: signed in on a new phone with the old phone's
+// passkey, the citizen adds a passkey on the new phone, then reports the old
+// phone lost from the new one: the old passkey is disabled and the new one
+// signs in and approves.
+func TestNewPhoneThenLostPhone(t *testing.T) {
+	e := newEnv(t)
+	code := e.enrol(t, e.officer(t, "amal"), nid)
+	c := newCitizen(t, e)
+	old := c.auth
+	c.activate(nid, code, "الهاتف القديم")
+	c.view("activated")
+	c.click("#signin-after")
+	c.view("requests")
+
+	// The old phone leaves; this browser is now the new phone.
+	if err := browsertest.RemoveAuthenticator(c.ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := browsertest.VirtualAuthenticator(c.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.auth = auth
+	c.click(`#tabs a[data-tab="devices"]`)
+	c.view("devices")
+	c.set("new-device", "الهاتف الجديد")
+	c.click("#add-device")
+	c.waitJS(`document.getElementById('notice').dataset.key === 'device_added_notice'`)
+	c.view("devices")
+	if n := c.eval(`String(document.querySelectorAll('#devices > li').length)`); n != "2" {
+		t.Fatalf("devices page lists %s devices after adding one, want 2", n)
+	}
+	c.shots("two-devices")
+
+	c.click(`#tabs a[data-tab="lost"]`)
+	c.view("lost")
+	c.click(`#lost-devices input[type=radio]`) // the first: the old phone
+	c.click("#lost-submit")
+	c.waitJS(`document.getElementById('notice').dataset.key === 'device_disabled_notice'`)
+	id, err := e.n.Enrollment.Identity(context.Background(), enrollment.Operator("test"), nid)
+	if err != nil || len(id.Devices) != 2 {
+		t.Fatalf("devices: %+v %v", id.Devices, err)
+	}
+	for _, d := range id.Devices {
+		if d.Disabled != (d.Name == "الهاتف القديم") {
+			t.Fatalf("device %q disabled=%v", d.Name, d.Disabled)
+		}
+	}
+
+	// The new phone signs in and approves.
+	c.click("#signout")
+	c.view("welcome")
+	key := e.agency(t, "Civil Status")
+	req := e.send(t, key, nid)
+	c.click("#signin")
+	c.view("requests")
+	c.open("/app/#/requests/" + req.ID)
+	c.view("request")
+	c.click("#approve")
+	c.waitJS(`!document.getElementById('req-confirm').hidden`)
+	c.click("#confirm")
+	c.waitJS(`document.querySelector('#req-state .state') && document.querySelector('#req-state .state').dataset.state === 'signed'`)
+}

@@ -36,7 +36,9 @@
       history_title: 'سجل التوقيعات', history_empty: 'لا يوجد شيء في السجل بعد.',
       devices_title: 'أجهزتي', devices_text: 'مفاتيح المرور المسجلة لهويتك الرقمية.',
       added: 'أُضيف', last_used: 'آخر استخدام', disable: 'إيقاف', disable_confirm: 'تأكيد الإيقاف',
-      disabled: 'موقوف', active_device: 'يعمل', device_disabled_notice: 'تم إيقاف مفتاح المرور على «{name}».',
+      disabled: 'موقوف', active_device: 'يعمل', add_device_title: 'هاتف جديد؟',
+      add_device_text: 'إذا دخلت على هذا الهاتف بمفتاح المرور من هاتفك القديم، فأضف مفتاح مرور على هذا الهاتف.',
+      add_device: 'إضافة مفتاح مرور على هذا الجهاز', device_added_notice: 'أُضيف مفتاح مرور «{name}».', device_disabled_notice: 'تم إيقاف مفتاح المرور على «{name}».',
       lost_title: 'الإبلاغ عن فقدان هاتف',
       lost_text: 'اختر الهاتف المفقود ليتوقف مفتاح المرور عليه فوراً. يبقى مفتاح التوقيع محفوظاً لدى ثقة ولا يخرج منها.',
       lost_which: 'أي هاتف فقدت؟', lost_submit: 'إيقاف مفتاح المرور على هذا الهاتف',
@@ -87,7 +89,9 @@
       history_title: 'Signature history', history_empty: 'Nothing in your history yet.',
       devices_title: 'My devices', devices_text: 'The passkeys registered for your digital identity.',
       added: 'Added', last_used: 'Last used', disable: 'Disable', disable_confirm: 'Confirm disabling',
-      disabled: 'Disabled', active_device: 'Active', device_disabled_notice: 'The passkey on “{name}” is disabled.',
+      disabled: 'Disabled', active_device: 'Active', add_device_title: 'A new phone?',
+      add_device_text: 'If you signed in on this phone with the passkey of your old phone, add a passkey on this phone.',
+      add_device: 'Add a passkey on this device', device_added_notice: 'The passkey “{name}” is added.', device_disabled_notice: 'The passkey on “{name}” is disabled.',
       lost_title: 'Report a lost phone',
       lost_text: 'Choose the lost phone and its passkey stops working at once. Your signing key stays safe with Thiqa; it never leaves it.',
       lost_which: 'Which phone did you lose?', lost_submit: 'Disable the passkey on this phone',
@@ -531,6 +535,20 @@
     notice('device_disabled_notice', { name: d.name });
   }
 
+  async function addDevice(ev) {
+    ev.preventDefault();
+    await busy($('add-device'), async () => {
+      needPasskeys();
+      const begun = await api('POST', 'me/devices/begin');
+      const cred = await navigator.credentials.create(creationOptions(begun.options));
+      const name = $('new-device').value.trim() || t('default_device');
+      await api('POST', 'me/devices/finish', { ceremony_id: begun.ceremony_id, device_name: name, credential: registrationJSON(cred) });
+      $('add-device-form').reset();
+      await route(true);
+      notice('device_added_notice', { name });
+    });
+  }
+
   async function renderLost() {
     await loadMe();
     const box = $('lost-devices');
@@ -685,6 +703,7 @@
     });
     $('reject-form').addEventListener('submit', reject);
     $('lost-form').addEventListener('submit', reportLost);
+    $('add-device-form').addEventListener('submit', addDevice);
     $('suspend').addEventListener('click', suspendMe);
     $('signout').addEventListener('click', () => busy($('signout'), () => signOut(false)));
     window.addEventListener('hashchange', () => route());
