@@ -313,3 +313,53 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	}
 	return p
 }
+
+// TestServeWithSandboxGateway runs thiqa serve and thiqa sandbox-gateway
+// as two processes wired by flags: the catalogue imported beforehand is
+// served, and serve's callback endpoint checks the gateway's signatures.
+func TestServeWithSandboxGateway(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if out, code := run(t, nil, "init", "--data", data); code != 0 {
+		t.Fatalf("init: %d\n%s", code, out)
+	}
+	if out, code := run(t, nil, "admin", "catalogue", "import", "--data", data, filepath.Join("..", "..", "testdata", "catalogue", "sample.csv")); code != 0 {
+		t.Fatalf("import: %d\n%s", code, out)
+	}
+	secretPath, secret := secretFile(t, dir, "gateway.secret")
+	short := writeFile(t, dir, "short.secret", "abcd\n")
+	if out, code := run(t, nil, "serve", "--data", data, "--addr", freeAddr(t), "--payments-gateway", "http://127.0.0.1:1", "--payments-secret-file", short); code == 0 || !strings.Contains(out, "want at least 32") {
+		t.Fatalf("serve with a short secret: exit %d\n%s", code, out)
+	}
+	addr := freeAddr(t)
+	callback := "http://" + addr + "/api/v1/payments/callback"
+	gatewayURL := startGateway(t, secretPath, callback)
+	serve(t, data, addr, "--payments-gateway", gatewayURL, "--payments-secret-file", secretPath)
+
+	var svc struct {
+		FeeFils int64  `json:"fee_fils"`
+		NameAr  string `json:"name_ar"`
+	}
+	if err := json.Unmarshal(get(t, "http://"+addr+"/api/v1/services/CSPD-001"), &svc); err != nil || svc.FeeFils != 2000 || svc.NameAr == "" {
+		t.Fatalf("service: %+v %v", svc, err)
+	}
+	body, _ := json.Marshal(sandbox.Callback{Type: payments.EventPaid, TransactionID: "txn_1", InvoiceID: "inv_nope", AmountFils: 2000, Currency: "JOD", Created: time.Now()})
+	for _, tt := range []struct {
+		name string
+		key  []byte
+		want int
+	}{{"forged", make([]byte, 32), 401}, {"unknown invoice", secret, 422}} {
+		req, _ := http.NewRequest("POST", callback, bytes.NewReader(body))
+		for k, v := range sandbox.Sign(tt.key, body, time.Now()) {
+			req.Header[k] = v
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s callback: %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
+	}
+}

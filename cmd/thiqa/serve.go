@@ -26,6 +26,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		tlsCert, tlsKey, caFile string
 		rpID                    string
 		origins                 []string
+		openPayments            func(context.Context, *node.Node) error
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -81,6 +82,9 @@ organisation CA.`,
 				return err
 			}
 			defer n.Close()
+			if err := openPayments(ctx, n); err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
 			printCreated(out, n, created)
 
@@ -153,6 +157,7 @@ organisation CA.`,
 	cmd.Flags().StringVar(&issuer, "issuer", issuer, "public issuer URL of the OpenID provider, e.g. https://id.example.jo/oidc; sets the passkey relying party (env THIQA_ISSUER; default http://localhost:8080/oidc)")
 	cfg = caFlags(cmd)
 	storeFlag(cmd)
+	openPayments = paymentsFlags(cmd)
 	return cmd
 }
 
