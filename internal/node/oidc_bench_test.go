@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +31,8 @@ import (
 // handler over HTTP, on the embedded store and on PostgreSQL (on the same
 // machine): authorize, passkey begin and finish, consent, code exchange
 // with PKCE, ID token verification, userinfo. "refresh" is one refresh
-// token rotation. One sign-in at a time.
+// token rotation. One sign-in at a time, but "signin-parallel": 8
+// citizens per core signing in at once, each with their own phone.
 func BenchmarkOIDCSignIn(b *testing.B) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx := context.Background()
@@ -50,6 +53,25 @@ func BenchmarkOIDCSignIn(b *testing.B) {
 					f.signIn(b, "profile")
 				}
 			})
+			// One citizen per goroutine (8 per core), each with a phone.
+			phones := make(chan *benchPhone, 8*runtime.GOMAXPROCS(0))
+			for i := range cap(phones) {
+				auth, cred := activate(b, n, n, fmt.Sprintf("98700000%02d", i))
+				phones <- &benchPhone{auth: auth, cred: cred}
+			}
+			b.Run("signin-parallel", func(b *testing.B) {
+				b.SetParallelism(8)
+				b.RunParallel(func(pb *testing.PB) {
+					ph := <-phones
+					defer func() { phones <- ph }()
+					for pb.Next() {
+						if _, err := f.signInAs("profile", ph); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
 			b.Run("refresh", func(b *testing.B) {
 				rt := f.signIn(b, "offline_access").RefreshToken
 				for b.Loop() {
@@ -64,13 +86,18 @@ func BenchmarkOIDCSignIn(b *testing.B) {
 	}
 }
 
-// oidcFlow is a citizen's phone and browser and an agency's portal in
-// front of one node.
+// benchPhone is a citizen's phone with one passkey.
+type benchPhone struct {
+	auth virtualwebauthn.Authenticator
+	cred *virtualwebauthn.Credential
+}
+
+// oidcFlow is a citizen's phone and an agency's portal in front of one
+// node.
 type oidcFlow struct {
 	ctx      context.Context
-	auth     virtualwebauthn.Authenticator
-	cred     *virtualwebauthn.Credential
-	hc       *http.Client
+	phone    *benchPhone
+	lb       *balancer
 	provider *gooidc.Provider
 	verifier *gooidc.IDTokenVerifier
 	cfg      *oauth2.Config
@@ -90,7 +117,7 @@ func newOIDCFlow(b *testing.B, n *Node) *oidcFlow {
 	b.Cleanup(srv.Close)
 	lb := &balancer{addrs: map[string]string{"n": strings.TrimPrefix(srv.URL, "http://")}}
 	lb.to("n")
-	f := &oidcFlow{auth: auth, cred: cred}
+	f := &oidcFlow{phone: &benchPhone{auth: auth, cred: cred}, lb: lb}
 	f.ctx = gooidc.ClientContext(ctx, lb.client(nil, ""))
 	if f.provider, err = gooidc.NewProvider(f.ctx, "http://localhost:8080/oidc"); err != nil {
 		b.Fatal(err)
@@ -99,67 +126,80 @@ func newOIDCFlow(b *testing.B, n *Node) *oidcFlow {
 	ep.AuthStyle = oauth2.AuthStyleInHeader
 	f.cfg = &oauth2.Config{ClientID: c.ID, ClientSecret: secret, Endpoint: ep, RedirectURL: flowCallback, Scopes: []string{gooidc.ScopeOpenID, "profile", "offline_access"}}
 	f.verifier = f.provider.Verifier(&gooidc.Config{ClientID: c.ID})
-	f.hc = lb.client(nil, flowCallback)
 	return f
 }
 
-// signIn runs one whole sign-in in a fresh browser with the given extra
-// scope and returns the tokens.
+// signIn runs one whole sign-in of the flow's citizen in a fresh browser
+// with the given extra scope and returns the tokens.
 func (f *oidcFlow) signIn(b *testing.B, scope string) *oauth2.Token {
 	b.Helper()
-	jar, _ := cookiejar.New(nil)
-	f.hc.Jar = jar
-	cfg := *f.cfg
-	cfg.Scopes = []string{gooidc.ScopeOpenID, scope}
-	v := oauth2.GenerateVerifier()
-	resp, err := f.hc.Get(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	tok, err := f.signInAs(scope, f.phone)
 	if err != nil {
-		b.Fatal(err)
-	}
-	resp.Body.Close()
-	id := resp.Request.URL.Query().Get("id")
-	var ch enrollment.Challenge
-	f.post(b, "/oidc/login/begin", map[string]string{"id": id}, &ch)
-	ao, err := virtualwebauthn.ParseAssertionOptions(string(ch.Options))
-	if err != nil {
-		b.Fatal(err)
-	}
-	f.cred.Counter++
-	assertion := virtualwebauthn.CreateAssertionResponse(webauthnRP, f.auth, *f.cred, *ao)
-	var next struct{ Next string }
-	f.post(b, "/oidc/login/finish", map[string]any{"id": id, "ceremony_id": ch.CeremonyID, "credential": json.RawMessage(assertion)}, &next)
-	resp, err = f.hc.PostForm("http://localhost:8080/oidc/consent", url.Values{"id": {id}, "decision": {"allow"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	resp.Body.Close()
-	loc, err := resp.Location()
-	if err != nil {
-		b.Fatalf("consent: %s", resp.Status)
-	}
-	tok, err := cfg.Exchange(f.ctx, loc.Query().Get("code"), oauth2.VerifierOption(v))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := f.verifier.Verify(f.ctx, tok.Extra("id_token").(string)); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := f.provider.UserInfo(f.ctx, oauth2.StaticTokenSource(tok)); err != nil {
 		b.Fatal(err)
 	}
 	return tok
 }
 
-func (f *oidcFlow) post(b *testing.B, path string, in, out any) {
-	b.Helper()
-	body, _ := json.Marshal(in)
-	resp, err := f.hc.Post("http://localhost:8080"+path, "application/json", bytes.NewReader(body))
+// signInAs is signIn with the citizen holding ph; it returns errors
+// rather than failing, to run in RunParallel's goroutines.
+func (f *oidcFlow) signInAs(scope string, ph *benchPhone) (*oauth2.Token, error) {
+	jar, _ := cookiejar.New(nil)
+	hc := f.lb.client(jar, flowCallback)
+	cfg := *f.cfg
+	cfg.Scopes = []string{gooidc.ScopeOpenID, scope}
+	v := oauth2.GenerateVerifier()
+	resp, err := hc.Get(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
+	}
+	resp.Body.Close()
+	id := resp.Request.URL.Query().Get("id")
+	var ch enrollment.Challenge
+	if err := post(hc, "/oidc/login/begin", map[string]string{"id": id}, &ch); err != nil {
+		return nil, err
+	}
+	ao, err := virtualwebauthn.ParseAssertionOptions(string(ch.Options))
+	if err != nil {
+		return nil, err
+	}
+	ph.cred.Counter++
+	assertion := virtualwebauthn.CreateAssertionResponse(webauthnRP, ph.auth, *ph.cred, *ao)
+	var next struct{ Next string }
+	if err := post(hc, "/oidc/login/finish", map[string]any{"id": id, "ceremony_id": ch.CeremonyID, "credential": json.RawMessage(assertion)}, &next); err != nil {
+		return nil, err
+	}
+	resp, err = hc.PostForm("http://localhost:8080/oidc/consent", url.Values{"id": {id}, "decision": {"allow"}})
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil {
+		return nil, fmt.Errorf("consent: %s", resp.Status)
+	}
+	tok, err := cfg.Exchange(f.ctx, loc.Query().Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.verifier.Verify(f.ctx, tok.Extra("id_token").(string)); err != nil {
+		return nil, err
+	}
+	if _, err := f.provider.UserInfo(f.ctx, oauth2.StaticTokenSource(tok)); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+func post(hc *http.Client, path string, in, out any) error {
+	body, _ := json.Marshal(in)
+	resp, err := hc.Post("http://localhost:8080"+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, out) != nil {
-		b.Fatalf("POST %s: %s %s", path, resp.Status, raw)
+		return fmt.Errorf("POST %s: %s %s", path, resp.Status, raw)
 	}
+	return nil
 }
