@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/thiqa/thiqa/api"
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/internal/node"
 )
@@ -27,6 +28,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		rpID                    string
 		origins                 []string
 		openPayments            func(context.Context, *node.Node) error
+		noLimits                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -77,6 +79,9 @@ organisation CA.`,
 			opts := g.nodeOptions(true, cfg)
 			opts.Issuer = issuer
 			opts.WebAuthnRPID, opts.WebAuthnOrigins = rpID, origins
+			if !noLimits {
+				opts.RateLimits = &api.RateLimits{}
+			}
 			n, created, err := node.Open(ctx, opts)
 			if err != nil {
 				return err
@@ -153,6 +158,7 @@ organisation CA.`,
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	cmd.Flags().StringVar(&caFile, "client-ca", "", "PEM CAs of agencies' client certificates for mutual TLS (default: Thiqa's organisation CA, which issues e-seals)")
 	cmd.Flags().StringVar(&rpID, "webauthn-rp-id", "", `passkey relying party ID: the site's domain (default "localhost")`)
+	cmd.Flags().BoolVar(&noLimits, "no-rate-limits", false, "do not limit activation and sign-in attempts per address, national number and officer (load tests from one address)")
 	cmd.Flags().StringSliceVar(&origins, "webauthn-origin", nil, `origin the app and pages are served from, repeatable (default "http://localhost:8080")`)
 	cmd.Flags().StringVar(&issuer, "issuer", issuer, "public issuer URL of the OpenID provider, e.g. https://id.example.jo/oidc; sets the passkey relying party (env THIQA_ISSUER; default http://localhost:8080/oidc)")
 	cfg = caFlags(cmd)

@@ -67,6 +67,10 @@ type Options struct {
 	// When set without WebAuthnRPID and WebAuthnOrigins, the passkey
 	// relying party follows it (see resolveIssuer).
 	Issuer string
+	// RateLimits, when set, bound activation and sign-in attempts,
+	// counted in the store (shared by replicas on PostgreSQL); thiqa
+	// serve sets it. Nil counts nothing (tests, load tests).
+	RateLimits *api.RateLimits
 }
 
 // Store is what every service needs of the store: *store.Bolt (the
@@ -127,6 +131,8 @@ type Node struct {
 	Metrics *metrics.Metrics
 
 	clock func() time.Time
+	// limits are Options.RateLimits.
+	limits *api.RateLimits
 }
 
 // AuditKeyID names the custody key (ECDSA P-256) that signs the audit
@@ -174,7 +180,7 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		}
 		return nil, created, fmt.Errorf("open node: %w", err)
 	}
-	n := &Node{Dir: opts.Dir, Keys: keys, Wrapped: cust.wrapped, closeKeys: cust.close, Store: st, Metrics: m, clock: opts.Clock}
+	n := &Node{Dir: opts.Dir, Keys: keys, Wrapped: cust.wrapped, closeKeys: cust.close, Store: st, Metrics: m, clock: opts.Clock, limits: opts.RateLimits}
 	n.Audit, err = openAudit(ctx, keys, st, opts.Clock, m)
 	if err == nil {
 		caOpts := ca.Options{Clock: opts.Clock, Audit: n.Audit}
@@ -256,7 +262,11 @@ func (n *Node) Handler() http.Handler {
 	if n.Payments != nil {
 		deps.Payments = n.Payments
 	}
-	apiSrv := api.New(deps, api.Options{})
+	apiOpts := api.Options{}
+	if lim, ok := n.Store.(api.RateLimiter); ok && n.limits != nil {
+		apiOpts.Limiter, apiOpts.Limits = lim, *n.limits
+	}
+	apiSrv := api.New(deps, apiOpts)
 	mux.Handle("/api/v1/", apiSrv)
 	mux.Handle("/csc/v2/", apiSrv)
 	n.mountPages(mux, verifier)
