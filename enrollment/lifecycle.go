@@ -292,7 +292,7 @@ func (s *Service) RequestRevocation(ctx context.Context, by Principal, nationalI
 		return store.Approval{}, err
 	}
 	now := s.now()
-	a := store.Approval{ID: aid, Action: "revoke", Reason: r.String(), Why: why, RequestedBy: by.actor(), RequestedAt: now, Status: "pending"}
+	a := store.Approval{ID: aid, Action: ActionRevoke, Reason: r.String(), Why: why, RequestedBy: by.actor(), RequestedAt: now, Status: "pending"}
 	id, err := s.change(ctx, by, nationalID, "revoke-request", why, func(id *store.Identity) (string, error) {
 		if id.State != store.IdentityActive && id.State != store.IdentitySuspended {
 			return "", fmt.Errorf("%w: identity is %s", ErrState, id.State)
@@ -328,6 +328,9 @@ func (s *Service) PendingApprovals(ctx context.Context, by Principal) ([]store.A
 			return err
 		}
 		for _, a := range all {
+			if a.Action != ActionRevoke {
+				continue
+			}
 			id, err := tx.Identity(a.NationalID)
 			if err == nil && by.mayActOn(id) == nil {
 				out = append(out, a)
@@ -354,6 +357,9 @@ func (s *Service) Approve(ctx context.Context, by Principal, approvalID string, 
 		var err error
 		if a, err = tx.Approval(approvalID); err != nil {
 			return notFound(err, "approval")
+		}
+		if a.Action != ActionRevoke {
+			return fmt.Errorf("%w: approval", ErrNotFound)
 		}
 		if id, err = tx.Identity(a.NationalID); err != nil {
 			return err

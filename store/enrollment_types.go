@@ -189,9 +189,13 @@ type WebAuthnCeremony struct {
 // Approval is a four-eyes request: an action one officer asked for, which a
 // second (a supervisor or an admin) must approve before it is done.
 type Approval struct {
-	ID          string    `json:"id"`
-	Action      string    `json:"action"` // "revoke"
-	NationalID  string    `json:"national_id"`
+	ID         string `json:"id"`
+	Action     string `json:"action"` // "revoke" or "create-admin"
+	NationalID string `json:"national_id"`
+	// Username and Centre name the administrator account that a
+	// "create-admin" approval creates.
+	Username    string    `json:"username,omitempty"`
+	Centre      string    `json:"centre,omitempty"`
 	Reason      string    `json:"reason"`
 	Why         string    `json:"why"`
 	RequestedBy string    `json:"requested_by"`
