@@ -262,7 +262,18 @@ func (c *citizen) open(path string) {
 // waitJS waits until the expression is true in the page.
 func (c *citizen) waitJS(expr string) {
 	c.t.Helper()
-	if _, err := browsertest.Run(c.t, c.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(25*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	// A navigation may replace the page's JavaScript context under the
+	// poll; then poll again in the new one.
+	deadline := time.Now().Add(25 * time.Second)
+	for {
+		_, err := browsertest.Run(c.t, c.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil {
+			return
+		}
+		if time.Now().Before(deadline) && (strings.Contains(err.Error(), "Cannot find context") || strings.Contains(err.Error(), "context was destroyed")) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		c.t.Fatalf("waiting for %s: %v (page shows %q)", expr, err, c.text("main"))
 	}
 }
