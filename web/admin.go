@@ -19,6 +19,8 @@ func (s *Server) adminRoutes() {
 	s.handle("POST /admin/centres", s.createCentre)
 	s.handle("POST /admin/officers", s.createOfficer)
 	s.handle("POST /admin/officers/disable", s.disableOfficer)
+	s.handle("POST /admin/admins", s.requestAdmin)
+	s.handle("POST /admin/admins/{id}", s.decideAdmin)
 	s.handle("POST /admin/agencies", s.requestAgency)
 	s.handle("POST /admin/agencies/{id}", s.decideAgency)
 }
@@ -31,6 +33,10 @@ type adminView struct {
 	// administrator; Me is "officer:<username>", to tell one's own.
 	Requests []signing.AgencyRequest
 	Me       string
+	// AdminRequests are the administrator accounts waiting for a second
+	// administrator; Admin is one just created (shown once).
+	AdminRequests []store.Approval
+	Admin         *enrollment.AdminCreated
 	// Key is an agency key just issued (shown once).
 	Key    *signing.AgencyKey
 	Scopes []string
@@ -63,6 +69,10 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, by enrollme
 		return
 	}
 	v.Centres = cs
+	if v.AdminRequests, err = s.deps.Enrollment.AdminRequests(r.Context(), by); err != nil {
+		s.failErr(w, r, by, err)
+		return
+	}
 	if s.deps.Agencies != nil {
 		if v.Agencies, err = s.deps.Agencies.Agencies(r.Context()); err == nil {
 			v.Requests, err = s.deps.Agencies.AgencyRequests(r.Context(), by)
@@ -98,10 +108,8 @@ func (s *Server) createCentre(w http.ResponseWriter, r *http.Request, by enrollm
 	http.Redirect(w, r, "/admin/?notice=centre-created", http.StatusSeeOther)
 }
 
-// createOfficer creates an officer or supervisor. Creating an
-// administrator is a sensitive action that needs a second administrator;
-// these pages do not offer it (the operator's `thiqa admin officer add`
-// on the server does).
+// createOfficer creates an officer or supervisor. An administrator
+// account needs a second administrator (requestAdmin).
 func (s *Server) createOfficer(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
 	n := enrollment.NewOfficer{Username: field(r.PostForm, "username", 64), Role: r.PostForm.Get("role"),
 		Centre: field(r.PostForm, "centre", 32), Password: r.PostForm.Get("password")}
@@ -178,4 +186,40 @@ func (s *Server) decideAgency(w http.ResponseWriter, r *http.Request, by enrollm
 		return
 	}
 	s.renderAdmin(w, r, by, http.StatusOK, adminView{Key: key}, "", "notice.agency-approved")
+}
+
+// requestAdmin records a request for an administrator account; a second
+// administrator decides it.
+func (s *Server) requestAdmin(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
+	user, centre := field(r.PostForm, "username", 64), field(r.PostForm, "centre", 32)
+	if _, err := s.deps.Enrollment.RequestAdmin(r.Context(), by, user, centre, r.PostForm.Get("why")); err != nil {
+		status, key := errorKey(err)
+		if status >= 500 {
+			s.failErr(w, r, by, err)
+			return
+		}
+		s.renderAdmin(w, r, by, status, adminView{Values: map[string]string{"admin_username": user}}, key, "")
+		return
+	}
+	http.Redirect(w, r, "/admin/?notice=admin-requested", http.StatusSeeOther)
+}
+
+// decideAdmin approves (showing the first password and TOTP secret once)
+// or rejects another administrator's request for an administrator.
+func (s *Server) decideAdmin(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
+	d := r.PostForm.Get("decision")
+	if d != "approve" && d != "reject" {
+		s.fail(w, r, by, http.StatusBadRequest, "form.choose", "")
+		return
+	}
+	res, err := s.deps.Enrollment.DecideAdmin(r.Context(), by, r.PathValue("id"), d == "approve")
+	if err != nil {
+		s.failErr(w, r, by, err)
+		return
+	}
+	if d == "reject" {
+		http.Redirect(w, r, "/admin/?notice=rejected", http.StatusSeeOther)
+		return
+	}
+	s.renderAdmin(w, r, by, http.StatusOK, adminView{Admin: &res}, "", "notice.admin-created")
 }

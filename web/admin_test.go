@@ -138,3 +138,50 @@ func TestAgencyFourEyesPages(t *testing.T) {
 		t.Fatalf("decided twice: %d", rec.Code)
 	}
 }
+
+// TestAdminAccountFourEyesPages: an administrator account is asked by one
+// administrator and created when another approves; the first password and
+// TOTP secret shown once sign the new administrator in.
+func TestAdminAccountFourEyesPages(t *testing.T) {
+	e := newEnv(t)
+	e.officer(t, "rana", store.RoleAdmin, "AMM-01")
+	e.officer(t, "omar", store.RoleAdmin, "AMM-01")
+	rana := e.browser()
+	rana.signIn(t, "admin", "rana")
+	if rec := rana.post(t, "/admin/admins", url.Values{"username": {"Bad Name"}, "why": {"x"}}); rec.Code != http.StatusBadRequest {
+		t.Fatalf("bad username: %d", rec.Code)
+	}
+	rec := rana.post(t, "/admin/admins", url.Values{"username": {"boss"}, "centre": {""}, "why": {"night shift"}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("request: %d %s", rec.Code, rec.Body)
+	}
+	rec = rana.get(t, "/admin/")
+	m := regexp.MustCompile(`action="/admin/admins/([^"]+)"`).FindStringSubmatch(rec.Body.String())
+	if m != nil || !strings.Contains(rec.Body.String(), "boss") {
+		t.Fatalf("the requester is offered to approve, or the request is missing: %s", rec.Body)
+	}
+	omar := e.browser()
+	omar.signIn(t, "admin", "omar")
+	rec = omar.get(t, "/admin/")
+	m = regexp.MustCompile(`action="/admin/admins/([^"]+)"`).FindStringSubmatch(rec.Body.String())
+	if m == nil {
+		t.Fatalf("no pending request for the second administrator: %s", rec.Body)
+	}
+	if rec = rana.post(t, "/admin/admins/"+m[1], url.Values{"decision": {"approve"}}); rec.Code != http.StatusForbidden {
+		t.Fatalf("requester approves: %d", rec.Code)
+	}
+	rec = omar.post(t, "/admin/admins/"+m[1], url.Values{"decision": {"approve"}})
+	pw := regexp.MustCompile(`id="first-password">([^<]+)<`).FindStringSubmatch(rec.Body.String())
+	secret := regexp.MustCompile(`secret=([A-Z2-7]+)`).FindStringSubmatch(rec.Body.String())
+	if rec.Code != 200 || pw == nil || secret == nil {
+		t.Fatalf("approve: %d %s", rec.Code, rec.Body)
+	}
+	e.totp["boss"] = secret[1]
+	boss := e.browser()
+	if rec = boss.post(t, "/admin/signin", url.Values{"username": {"boss"}, "password": {pw[1]}, "totp": {e.code(t, "boss")}}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("new administrator signs in: %d %s", rec.Code, rec.Body)
+	}
+	if rec = omar.post(t, "/admin/admins/"+m[1], url.Values{"decision": {"reject"}}); rec.Code != http.StatusConflict {
+		t.Fatalf("decided twice: %d", rec.Code)
+	}
+}

@@ -62,6 +62,8 @@ var pageAccess = map[string]access{
 	"POST /admin/centres":          Admin,
 	"POST /admin/officers":         Admin,
 	"POST /admin/officers/disable": Admin,
+	"POST /admin/admins":           Admin,
+	"POST /admin/admins/{id}":      Admin,
 	"POST /admin/agencies":         Admin,
 	"POST /admin/agencies/{id}":    Admin,
 	// Assets.

@@ -35,6 +35,9 @@ type Enrollment interface {
 	CreateCentre(ctx context.Context, by enrollment.Principal, c store.Centre) (store.Centre, error)
 	CreateOfficer(ctx context.Context, by enrollment.Principal, n enrollment.NewOfficer) (enrollment.OfficerEnrolment, error)
 	DisableOfficer(ctx context.Context, by enrollment.Principal, user, why string) error
+	RequestAdmin(ctx context.Context, by enrollment.Principal, user, centre, why string) (store.Approval, error)
+	AdminRequests(ctx context.Context, by enrollment.Principal) ([]store.Approval, error)
+	DecideAdmin(ctx context.Context, by enrollment.Principal, approvalID string, approve bool) (enrollment.AdminCreated, error)
 }
 
 var _ Enrollment = (*enrollment.Service)(nil)
