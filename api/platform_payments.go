@@ -16,7 +16,7 @@ type PaymentsService interface {
 	Invoice(ctx context.Context, id string) (payments.Invoice, error)
 	Checkout(ctx context.Context, id, payer string) (string, error)
 	HandleCallback(ctx context.Context, h http.Header, body []byte) (payments.Invoice, error)
-	Refund(ctx context.Context, id string, amountFils int64, reason string) (payments.Invoice, error)
+	Refund(ctx context.Context, id string, amountFils int64, reason, by string) (payments.Invoice, error)
 	Reconcile(ctx context.Context) (payments.Report, error)
 	Receipt(ctx context.Context, id, payer string) ([]byte, error)
 }
@@ -116,7 +116,7 @@ func (s *Server) paymentsRoutes(mux *http.ServeMux) {
 			s.writeError(w, r, err)
 			return
 		}
-		inv, err := s.Payments.Refund(r.Context(), r.PathValue("id"), b.AmountFils, b.Reason)
+		inv, err := s.Payments.Refund(r.Context(), r.PathValue("id"), b.AmountFils, b.Reason, "officer:"+who(r).Username)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

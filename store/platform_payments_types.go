@@ -38,5 +38,6 @@ type Refund struct {
 	ID         string    `json:"id"` // the gateway's refund ID
 	AmountFils int64     `json:"amount_fils"`
 	Reason     string    `json:"reason,omitempty"`
+	By         string    `json:"by,omitempty"` // who asked: "officer:<username>"
 	At         time.Time `json:"at"`
 }

@@ -46,7 +46,7 @@ func (n *Node) OpenPayments(ctx context.Context, o PaymentsOptions) error {
 	if err != nil {
 		return fmt.Errorf("open payments: %w", err)
 	}
-	n.Payments = payments.New(st, gw, payments.Options{Clock: n.clock, Sealer: sl, ReturnURL: o.ReturnURL})
+	n.Payments = payments.New(st, gw, payments.Options{Clock: n.clock, Sealer: sl, ReturnURL: o.ReturnURL, Audit: n.Audit})
 	return n.OpenRequests(requests.FromPayments(n.Payments))
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/platform/seal"
 	"github.com/thiqa/thiqa/store"
 )
@@ -110,6 +111,25 @@ type Options struct {
 	Sealer seal.Sealer
 	// ReturnURL is where the gateway sends the citizen after paying.
 	ReturnURL string
+	// Audit receives a record of every payment, refund and refused
+	// callback (nil: none). Records name invoices, never citizens.
+	Audit Auditor
+}
+
+// Auditor records events in the tamper-evident audit log (*audit.Log).
+type Auditor interface {
+	Append(ctx context.Context, e audit.Event) (audit.Receipt, error)
+}
+
+// audit records e when there is an audit log.
+func (s *Service) audit(ctx context.Context, e audit.Event) error {
+	if s.opts.Audit == nil {
+		return nil
+	}
+	if _, err := s.opts.Audit.Append(ctx, e); err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	return nil
 }
 
 // Service runs invoices and payments. Safe for concurrent use.
@@ -265,8 +285,7 @@ func (s *Service) HandleCallback(ctx context.Context, h http.Header, body []byte
 	log := s.opts.Logger
 	ev, err := s.gw.ParseCallback(h, body)
 	if err != nil {
-		log.Warn("payment callback refused", "reason", err.Error())
-		return Invoice{}, fmt.Errorf("payment callback: %w", err)
+		return Invoice{}, s.refused(ctx, ev, fmt.Errorf("payment callback: %w", err))
 	}
 	log = log.With("invoice", ev.InvoiceID, "txn", ev.TxnID, "event", ev.Kind)
 	if ev.Kind == EventDeclined {
@@ -278,8 +297,7 @@ func (s *Service) HandleCallback(ctx context.Context, h http.Header, body []byte
 		return inv, nil
 	}
 	if ev.Kind != EventPaid || ev.TxnID == "" {
-		log.Warn("payment callback refused", "reason", "unknown event")
-		return Invoice{}, fmt.Errorf("payment callback: %w: event %q", ErrCallback, ev.Kind)
+		return Invoice{}, s.refused(ctx, ev, fmt.Errorf("payment callback: %w: event %q", ErrCallback, ev.Kind))
 	}
 	inv, err := s.st.UpdateInvoice(ctx, ev.InvoiceID, "pay:"+ev.TxnID, func(inv *Invoice) error {
 		switch {
@@ -296,13 +314,17 @@ func (s *Service) HandleCallback(ctx context.Context, h http.Header, body []byte
 		log.Info("payment callback delivered again; already applied")
 		return inv, nil
 	case errors.Is(err, store.ErrNotFound):
-		log.Warn("payment callback refused", "reason", "unknown invoice")
-		return Invoice{}, fmt.Errorf("payment callback: %w: no invoice %q", ErrMismatch, ev.InvoiceID)
+		return Invoice{}, s.refused(ctx, ev, fmt.Errorf("payment callback: %w: no invoice %q", ErrMismatch, ev.InvoiceID))
+	case errors.Is(err, ErrMismatch), errors.Is(err, ErrState):
+		return Invoice{}, s.refused(ctx, ev, fmt.Errorf("payment callback: %w", err))
 	case err != nil:
-		log.Warn("payment callback refused", "reason", err.Error())
 		return Invoice{}, fmt.Errorf("payment callback: %w", err)
 	}
 	log.Info("invoice paid", "amount_fils", inv.AmountFils)
+	if err := s.audit(ctx, audit.Event{Actor: "gateway:" + s.gw.Name(), Action: "payment.paid", Subject: inv.ID,
+		Details: map[string]any{"transaction": ev.TxnID, "amount_fils": inv.AmountFils, "currency": inv.Currency, "reference": inv.Reference}}); err != nil {
+		return inv, err
+	}
 	s.mu.Lock()
 	fns := append([]func(context.Context, Invoice){}, s.onPaid...)
 	s.mu.Unlock()
@@ -312,9 +334,20 @@ func (s *Service) HandleCallback(ctx context.Context, h http.Header, body []byte
 	return inv, nil
 }
 
+// refused logs and audits a refused callback and returns err.
+func (s *Service) refused(ctx context.Context, ev Event, err error) error {
+	s.opts.Logger.Warn("payment callback refused", "invoice", ev.InvoiceID, "txn", ev.TxnID, "reason", err.Error())
+	if aerr := s.audit(ctx, audit.Event{Actor: "gateway:" + s.gw.Name(), Action: "payment.callback.refused", Subject: ev.InvoiceID,
+		Details: map[string]any{"transaction": ev.TxnID, "amount_fils": ev.AmountFils, "currency": ev.Currency, "reason": err.Error()}}); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
 // Refund gives back amountFils of paid invoice id through the gateway
-// (partial refunds allowed, up to what was paid) and records it.
-func (s *Service) Refund(ctx context.Context, id string, amountFils int64, reason string) (Invoice, error) {
+// (partial refunds allowed, up to what was paid) and records it; by names
+// who asked ("officer:<username>"), for the record and the audit log.
+func (s *Service) Refund(ctx context.Context, id string, amountFils int64, reason, by string) (Invoice, error) {
 	fail := func(err error) (Invoice, error) { return Invoice{}, fmt.Errorf("refund: %w", err) }
 	inv, err := s.Invoice(ctx, id)
 	if err != nil {
@@ -340,7 +373,7 @@ func (s *Service) Refund(ctx context.Context, id string, amountFils int64, reaso
 			return fmt.Errorf("%w: %d fils left to refund", ErrInvalid, inv.AmountFils-inv.RefundedFils)
 		}
 		inv.RefundedFils += amountFils
-		inv.Refunds = append(inv.Refunds, store.Refund{ID: refundID, AmountFils: amountFils, Reason: reason, At: s.opts.Clock().UTC()})
+		inv.Refunds = append(inv.Refunds, store.Refund{ID: refundID, AmountFils: amountFils, Reason: reason, By: by, At: s.opts.Clock().UTC()})
 		if inv.RefundedFils == inv.AmountFils {
 			inv.State = store.InvoiceRefunded
 		}
@@ -352,6 +385,10 @@ func (s *Service) Refund(ctx context.Context, id string, amountFils int64, reaso
 	if err != nil {
 		return fail(err)
 	}
-	s.opts.Logger.Info("invoice refunded", "invoice", id, "refund", refundID, "amount_fils", amountFils)
+	s.opts.Logger.Info("invoice refunded", "invoice", id, "refund", refundID, "amount_fils", amountFils, "by", by)
+	if err := s.audit(ctx, audit.Event{Actor: by, Action: "payment.refund", Subject: id,
+		Details: map[string]any{"refund": refundID, "amount_fils": amountFils, "reason": reason}}); err != nil {
+		return inv, err
+	}
 	return inv, nil
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/internal/testtool"
@@ -279,7 +280,7 @@ func TestCallbackAbuse(t *testing.T) {
 func TestRefundsAndReconcile(t *testing.T) {
 	e := newEnv(t, payments.Options{})
 	inv := e.invoice(t, "req-3", 10000)
-	if _, err := e.svc.Refund(ctx, inv.ID, 1000, "x"); !errors.Is(err, payments.ErrState) {
+	if _, err := e.svc.Refund(ctx, inv.ID, 1000, "x", "officer:test"); !errors.Is(err, payments.ErrState) {
 		t.Fatalf("refund of an open invoice: %v", err)
 	}
 	u, _ := e.svc.Checkout(ctx, inv.ID, payer)
@@ -300,7 +301,7 @@ func TestRefundsAndReconcile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.svc.Refund(ctx, inv.ID, tt.fils, "service not delivered")
+			got, err := e.svc.Refund(ctx, inv.ID, tt.fils, "service not delivered", "officer:test")
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("refund %d: %v, want %v", tt.fils, err, tt.err)
 			}
@@ -370,5 +371,49 @@ func TestReceiptIsSealed(t *testing.T) {
 	text, err := exec.Command(testtool.Require(t, "pdftotext"), path, "-").CombinedOutput()
 	if err != nil || !regexp.MustCompile(`2\.500 JOD`).Match(text) || !strings.Contains(string(text), inv.ID) || !strings.Contains(string(text), "ثقة") {
 		t.Fatalf("pdftotext: %v\n%s", err, text)
+	}
+}
+
+// recorder is an audit log that keeps its events.
+type recorder struct {
+	mu     sync.Mutex
+	events []audit.Event
+}
+
+func (r *recorder) Append(_ context.Context, e audit.Event) (audit.Receipt, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return audit.Receipt{}, nil
+}
+
+// TestAuditRecords: payments, refused callbacks and refunds are audited,
+// naming invoices and never the citizen.
+func TestAuditRecords(t *testing.T) {
+	rec := &recorder{}
+	e := newEnv(t, payments.Options{Audit: rec})
+	inv := e.invoice(t, "req-5", 1500)
+	wrong := callbackBody(inv.ID, "txn_w", 1, "JOD")
+	if got := e.post(t, sandbox.Sign(e.secret, wrong, time.Now()), wrong); got != 422 {
+		t.Fatalf("wrong amount: %d", got)
+	}
+	u, _ := e.svc.Checkout(ctx, inv.ID, payer)
+	pay(t, u, sandbox.CardPays, "pay")
+	if _, err := e.svc.Refund(ctx, inv.ID, 500, "partly", "officer:root"); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, ev := range rec.events {
+		actions = append(actions, ev.Actor+" "+ev.Action+" "+ev.Subject)
+		if strings.Contains(ev.Actor+ev.Subject, payer) {
+			t.Errorf("audit leaf names the citizen: %+v", ev)
+		}
+	}
+	want := []string{"gateway:sandbox payment.callback.refused " + inv.ID, "gateway:sandbox payment.paid " + inv.ID, "officer:root payment.refund " + inv.ID}
+	if strings.Join(actions, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit events:\n%s\nwant:\n%s", strings.Join(actions, "\n"), strings.Join(want, "\n"))
+	}
+	if cur, _ := e.svc.Invoice(ctx, inv.ID); cur.Refunds[0].By != "officer:root" {
+		t.Fatalf("refund by %q", cur.Refunds[0].By)
 	}
 }
