@@ -285,7 +285,10 @@ func (s *Service) HandleCallback(ctx context.Context, h http.Header, body []byte
 	log := s.opts.Logger
 	ev, err := s.gw.ParseCallback(h, body)
 	if err != nil {
-		return Invoice{}, s.refused(ctx, ev, fmt.Errorf("payment callback: %w", err))
+		// Not authentic: logged, not audited, so that anyone able to
+		// reach the endpoint cannot fill the audit log.
+		log.Warn("payment callback refused", "reason", err.Error())
+		return Invoice{}, fmt.Errorf("payment callback: %w", err)
 	}
 	log = log.With("invoice", ev.InvoiceID, "txn", ev.TxnID, "event", ev.Kind)
 	if ev.Kind == EventDeclined {
@@ -334,7 +337,7 @@ func (s *Service) HandleCallback(ctx context.Context, h http.Header, body []byte
 	return inv, nil
 }
 
-// refused logs and audits a refused callback and returns err.
+// refused logs and audits a refused authentic callback and returns err.
 func (s *Service) refused(ctx context.Context, ev Event, err error) error {
 	s.opts.Logger.Warn("payment callback refused", "invoice", ev.InvoiceID, "txn", ev.TxnID, "reason", err.Error())
 	if aerr := s.audit(ctx, audit.Event{Actor: "gateway:" + s.gw.Name(), Action: "payment.callback.refused", Subject: ev.InvoiceID,

@@ -387,12 +387,17 @@ func (r *recorder) Append(_ context.Context, e audit.Event) (audit.Receipt, erro
 	return audit.Receipt{}, nil
 }
 
-// TestAuditRecords: payments, refused callbacks and refunds are audited,
-// naming invoices and never the citizen.
+// TestAuditRecords: payments, refused authentic callbacks and refunds are
+// audited, naming invoices and never the citizen; callbacks that are not
+// authentic are only logged.
 func TestAuditRecords(t *testing.T) {
 	rec := &recorder{}
 	e := newEnv(t, payments.Options{Audit: rec})
 	inv := e.invoice(t, "req-5", 1500)
+	forged := callbackBody(inv.ID, "txn_f", 1500, "JOD")
+	if got := e.post(t, sandbox.Sign(make([]byte, 32), forged, time.Now()), forged); got != 401 {
+		t.Fatalf("forged: %d", got)
+	}
 	wrong := callbackBody(inv.ID, "txn_w", 1, "JOD")
 	if got := e.post(t, sandbox.Sign(e.secret, wrong, time.Now()), wrong); got != 422 {
 		t.Fatalf("wrong amount: %d", got)
