@@ -8,10 +8,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -31,7 +31,6 @@ import (
 	"github.com/thiqa/thiqa/internal/pgtest"
 	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/platform/catalogue"
-	"github.com/thiqa/thiqa/platform/payments"
 	"github.com/thiqa/thiqa/platform/payments/sandbox"
 	"github.com/thiqa/thiqa/platform/requests"
 	"github.com/thiqa/thiqa/signer/validate"
@@ -39,64 +38,43 @@ import (
 	"github.com/thiqa/thiqa/store"
 )
 
-// The end-to-end test runs the sandbox payment gateway as a separate
-// process: this test binary again, with gatewayEnv set, serving
-// sandbox.Server on 127.0.0.1 and printing its URL.
-const gatewayEnv = "THIQA_E2E_GATEWAY"
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-func TestMain(m *testing.M) {
-	if os.Getenv(gatewayEnv) != "" {
-		os.Exit(runGateway())
-	}
-	os.Exit(pgtest.Main(m))
-}
-
-// runGateway is the gateway process: the secret and Thiqa's callback URL
-// come in the environment; it serves until its standard input closes.
-func runGateway() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	gw, err := sandbox.NewServer(sandbox.ServerOptions{Secret: []byte(os.Getenv(gatewayEnv)),
-		CallbackURL: os.Getenv(gatewayEnv + "_CALLBACK"), PublicURL: "http://" + ln.Addr().String()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	go http.Serve(ln, gw.Handler())
-	fmt.Printf("http://%s\n", ln.Addr())
-	io.Copy(io.Discard, os.Stdin)
-	return 0
-}
-
-// startGateway starts the gateway process and returns its URL.
-func startGateway(t *testing.T, secret []byte, callback string) string {
+// startGateway builds thiqa and runs `thiqa sandbox-gateway` as its own
+// process, calling Thiqa back at callback; it returns the gateway's URL
+// and the secret they share.
+func startGateway(t *testing.T, callback string) (string, []byte) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), gatewayEnv+"="+string(secret), gatewayEnv+"_CALLBACK="+callback)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "thiqa")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/thiqa/thiqa/cmd/thiqa").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	secretFile := filepath.Join(dir, "gateway.secret")
+	if err := os.WriteFile(secretFile, []byte(hex.EncodeToString(secret)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	cmd := exec.Command(bin, "sandbox-gateway", "--addr", "127.0.0.1:0", "--secret-file", secretFile, "--callback-url", callback)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		stdin.Close()
+		cmd.Process.Kill()
 		cmd.Wait()
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("gateway process: %v", err)
+	_, url, ok := strings.Cut(strings.TrimSpace(line), "listening on ")
+	if err != nil || !ok {
+		t.Fatalf("sandbox gateway: %q, %v", line, err)
 	}
-	return strings.TrimSpace(line)
+	return url, secret
 }
 
 // client talks to Thiqa's HTTP API as the citizen's app or the agency's
@@ -210,15 +188,14 @@ func activate(t *testing.T, n *node.Node, c client, nid string) (*phone, string)
 type platform struct {
 	n      *node.Node
 	c      client
-	pay    *payments.Service
 	agency signing.AgencyKey
 	phone  *phone
 	token  string
 }
 
 // newPlatform opens the node on the embedded store (dsn "") or on
-// PostgreSQL; with a gateway, payments go through the sandbox gateway
-// process.
+// PostgreSQL; with a gateway, payments go through `thiqa sandbox-gateway`
+// running as its own process.
 func newPlatform(t *testing.T, dsn string, gateway bool) *platform {
 	t.Helper()
 	ctx := context.Background()
@@ -227,41 +204,20 @@ func newPlatform(t *testing.T, dsn string, gateway bool) *platform {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	st := n.Store.(interface {
-		payments.Store
-		catalogue.Store
-	})
+	st := n.Store.(catalogue.Store)
 	p := &platform{n: n}
 
 	// Thiqa serves on 127.0.0.1; the gateway process calls it back there.
 	var handler http.Handler = http.NotFoundHandler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	mux := http.NewServeMux()
 	if gateway {
-		secret := make([]byte, 32)
-		rand.Read(secret)
-		for i := range secret {
-			secret[i] = 'a' + secret[i]%26
-		}
-		gwURL := startGateway(t, secret, srv.URL+"/payments/callback")
-		gw, err := sandbox.NewClient(gwURL, secret, sandbox.ClientOptions{})
-		if err != nil {
+		gwURL, secret := startGateway(t, srv.URL+"/api/v1/payments/callback")
+		if err := n.OpenPayments(ctx, node.PaymentsOptions{GatewayURL: gwURL, Secret: secret, ReturnURL: srv.URL + "/app/"}); err != nil {
 			t.Fatal(err)
 		}
-		p.pay = payments.New(st, gw, payments.Options{ReturnURL: srv.URL + "/app/"})
-		if err := n.OpenRequests(requests.FromPayments(p.pay)); err != nil {
-			t.Fatal(err)
-		}
-		mux.HandleFunc("POST /payments/callback", func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(io.LimitReader(r.Body, sandbox.MaxCallback))
-			if _, err := p.pay.HandleCallback(r.Context(), r.Header, body); err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-			}
-		})
 	}
-	mux.Handle("/", n.Handler())
-	handler = mux
+	handler = n.Handler()
 
 	// The catalogue (the shipped sample), the agencies that decide birth
 	// certificates and social security statements, a centre and its
@@ -302,14 +258,14 @@ func (p *platform) sign(t *testing.T, id string) {
 }
 
 // TestEndToEnd is issue 11's test: a citizen opens a fee-bearing request,
-// pays through the sandbox gateway process, signs the form with a passkey,
+// pays through the sandbox gateway process (`thiqa sandbox-gateway`), signs the form with a passkey,
 // the agency accepts, and the citizen downloads a sealed result that
 // Thiqa's validator reports TOTAL-PASSED and pdfsig calls valid.
 func TestEndToEnd(t *testing.T) {
 	pdfsig := testtool.Require(t, "pdfsig")
 	ctx := context.Background()
 	p := newPlatform(t, "", true)
-	n, c, pay, agency, tok := p.n, p.c, p.pay, p.agency, p.token
+	n, c, agency, tok := p.n, p.c, p.agency, p.token
 
 	// 1. The citizen opens a request for a birth certificate (2 JOD).
 	var v requests.View
@@ -320,11 +276,11 @@ func TestEndToEnd(t *testing.T) {
 	base := "/api/v1/service-requests/" + v.ID
 	c.must(402, "POST", base+"/submit", tok, nil, nil)
 
-	// 2. Pays at the gateway's checkout page; the gateway calls Thiqa back.
-	checkout, err := pay.Checkout(ctx, v.Invoice, "9861234567")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// 2. Pays at the gateway's checkout page; the gateway process calls
+	// Thiqa back at /api/v1/payments/callback.
+	var co struct{ URL string }
+	c.must(200, "POST", "/api/v1/invoices/"+v.Invoice+"/checkout", tok, nil, &co)
+	checkout := co.URL
 	resp, err := http.Get(checkout)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("checkout page: %v %v", err, resp)
@@ -340,9 +296,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("pay: %d %s", resp.StatusCode, page)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for paid := false; !paid; {
-		if paid, err = pay.Paid(ctx, v.Invoice); err != nil || time.Now().After(deadline) {
-			t.Fatalf("invoice not paid: %v", err)
+	for {
+		var inv struct{ State string }
+		c.must(200, "GET", "/api/v1/invoices/"+v.Invoice, tok, nil, &inv)
+		if inv.State == store.InvoicePaid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("invoice %s, not paid", inv.State)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
