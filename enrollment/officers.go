@@ -246,6 +246,55 @@ func (s *Service) setTOTPSecret(ctx context.Context, o *store.Officer, secret st
 	return nil
 }
 
+// SealTOTPSecrets seals every officer's TOTP secret still stored in clear
+// (accounts made before secrets were sealed); thiqa serve runs it at
+// start. It returns how many it sealed; without a Sealer it does nothing.
+func (s *Service) SealTOTPSecrets(ctx context.Context) (int, error) {
+	if s.opts.Sealer == nil {
+		return 0, nil
+	}
+	n, after := 0, ""
+	for {
+		var page []store.Officer
+		err := s.st.EnrollmentView(ctx, func(tx store.EnrollmentTx) (err error) {
+			page, err = tx.Officers(after, 100)
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("seal TOTP secrets: %w", err)
+		}
+		for _, o := range page {
+			if o.TOTPSecret == "" {
+				continue
+			}
+			sealed := o
+			if err := s.setTOTPSecret(ctx, &sealed, o.TOTPSecret); err != nil {
+				return n, fmt.Errorf("seal TOTP secrets: %w", err)
+			}
+			done := false
+			err := s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+				cur, err := tx.Officer(o.Username)
+				if err != nil || cur.TOTPSecret != o.TOTPSecret {
+					done = false
+					return err // sealed meanwhile (a sign-in)
+				}
+				cur.TOTPSecret, cur.TOTPSealed, done = "", sealed.TOTPSealed, true
+				return tx.PutOfficer(cur)
+			})
+			if err != nil {
+				return n, fmt.Errorf("seal TOTP secret of %s: %w", o.Username, err)
+			}
+			if done {
+				n++
+			}
+		}
+		if len(page) < 100 {
+			return n, nil
+		}
+		after = page[len(page)-1].Username
+	}
+}
+
 // totpSecret returns an officer's TOTP secret, opening it when sealed.
 func (s *Service) totpSecret(ctx context.Context, o store.Officer) (string, error) {
 	if o.TOTPSealed == nil {

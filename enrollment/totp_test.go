@@ -138,3 +138,38 @@ func TestTOTPSealedPostgres(t *testing.T) {
 		t.Fatalf("officer row holds the TOTP secret in clear or not sealed: %s", row)
 	}
 }
+
+// TestSealTOTPSecrets: the sweep at start seals the clear secrets of
+// officers who have not signed in since, and they still sign in.
+func TestSealTOTPSecrets(t *testing.T) {
+	e := newEnv(t)
+	e.centre(t, "AMM-1")
+	plain, err := New(e.st, e.keys, e.ca, Options{Clock: func() time.Time { return *e.now }, Argon2: fastArgon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealing := e.svc
+	e.svc = plain
+	for _, u := range []string{"amal", "omar", "zaid"} {
+		e.officer(t, u, "officer", "AMM-1")
+	}
+	e.svc = sealing
+	if n, err := plain.SealTOTPSecrets(ctx); err != nil || n != 0 {
+		t.Fatalf("without a sealer: %d, %v", n, err)
+	}
+	if n, err := e.svc.SealTOTPSecrets(ctx); err != nil || n != 3 {
+		t.Fatalf("SealTOTPSecrets = %d, %v; want 3", n, err)
+	}
+	for _, u := range []string{"amal", "omar", "zaid"} {
+		if o := officerRecord(t, e.st, u); o.TOTPSecret != "" || len(o.TOTPSealed) == 0 {
+			t.Fatalf("%s not sealed", u)
+		}
+	}
+	if n, _ := e.svc.SealTOTPSecrets(ctx); n != 0 {
+		t.Fatalf("a second sweep sealed %d", n)
+	}
+	e.advance(time.Minute)
+	if _, _, err := e.svc.OfficerSignIn(ctx, "zaid", password, e.code(t, "zaid")); err != nil {
+		t.Fatalf("sign-in after the sweep: %v", err)
+	}
+}

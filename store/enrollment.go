@@ -105,6 +105,23 @@ func (t *boltEnrollTx) PutOfficer(o Officer) error {
 	return putJSON(b, o.Username, o)
 }
 
+func (t *boltEnrollTx) Officers(after string, max int) ([]Officer, error) {
+	var out []Officer
+	c := t.b(bucketOfficers).Cursor()
+	k, v := c.Seek([]byte(after))
+	if k != nil && string(k) == after {
+		k, v = c.Next()
+	}
+	for ; k != nil && len(out) < max; k, v = c.Next() {
+		var o Officer
+		if err := json.Unmarshal(v, &o); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
 func seqKey(prefix string, seq uint64) []byte {
 	k := make([]byte, len(prefix)+1+8)
 	copy(k, prefix)
@@ -362,12 +379,13 @@ type emptyTx struct{}
 
 var errReadOnly = errors.New("enrollment: write in a read-only transaction")
 
-func (emptyTx) Centre(string) (Centre, error)   { return Centre{}, ErrNotFound }
-func (emptyTx) Centres() ([]Centre, error)      { return nil, nil }
-func (emptyTx) InsertCentre(Centre) error       { return errReadOnly }
-func (emptyTx) Officer(string) (Officer, error) { return Officer{}, ErrNotFound }
-func (emptyTx) InsertOfficer(Officer) error     { return errReadOnly }
-func (emptyTx) PutOfficer(Officer) error        { return errReadOnly }
+func (emptyTx) Centre(string) (Centre, error)           { return Centre{}, ErrNotFound }
+func (emptyTx) Centres() ([]Centre, error)              { return nil, nil }
+func (emptyTx) InsertCentre(Centre) error               { return errReadOnly }
+func (emptyTx) Officer(string) (Officer, error)         { return Officer{}, ErrNotFound }
+func (emptyTx) InsertOfficer(Officer) error             { return errReadOnly }
+func (emptyTx) PutOfficer(Officer) error                { return errReadOnly }
+func (emptyTx) Officers(string, int) ([]Officer, error) { return nil, nil }
 func (emptyTx) Enrollment(string) (EnrollmentRecord, error) {
 	return EnrollmentRecord{}, ErrNotFound
 }

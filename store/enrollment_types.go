@@ -230,6 +230,9 @@ type EnrollmentTx interface {
 	InsertOfficer(o Officer) error
 	// PutOfficer replaces an existing officer.
 	PutOfficer(o Officer) error
+	// Officers lists up to max officers whose usernames follow after, in
+	// order.
+	Officers(after string, max int) ([]Officer, error)
 
 	// AppendEnrollment stores a new record, assigning its ID; records are
 	// never replaced.

@@ -212,6 +212,14 @@ func (t *pgEnrollTx) InsertOfficer(o Officer) error {
 	return t.insertDoc("officer "+o.Username, "INSERT INTO enr_officers (username, doc) VALUES ($1, $2) ON CONFLICT DO NOTHING", o.Username, raw)
 }
 
+func (t *pgEnrollTx) Officers(after string, max int) ([]Officer, error) {
+	rows, err := t.tx.Query(t.ctx, "SELECT doc FROM enr_officers WHERE username > $1 ORDER BY username LIMIT $2", after, max)
+	if err != nil {
+		return nil, fmt.Errorf("officers: %w", err)
+	}
+	return collectDocs[Officer](rows)
+}
+
 func (t *pgEnrollTx) PutOfficer(o Officer) error {
 	raw, err := json.Marshal(o)
 	if err != nil {

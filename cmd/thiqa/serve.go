@@ -92,6 +92,11 @@ organisation CA.`,
 			}
 			out := cmd.OutOrStdout()
 			printCreated(out, n, created)
+			if sealed, err := n.Enrollment.SealTOTPSecrets(ctx); err != nil {
+				return err
+			} else if sealed > 0 {
+				fmt.Fprintf(out, "sealed the TOTP secrets of %d officers in key custody\n", sealed)
+			}
 
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {

@@ -21,6 +21,7 @@ type EnrollmentStore interface {
 // stores made by open.
 func RunEnrollment(t *testing.T, open func(t *testing.T) EnrollmentStore) {
 	ctx := context.Background()
+	runOfficers(t, open)
 	update := func(t *testing.T, s EnrollmentStore, fn func(store.EnrollmentTx) error) error {
 		t.Helper()
 		return s.EnrollmentUpdate(ctx, fn)
