@@ -12,9 +12,11 @@ CREATE TABLE sig_webhooks (
 CREATE INDEX sig_webhooks_due ON sig_webhooks (due, id) WHERE state = 'pending';
 CREATE INDEX sig_webhooks_request ON sig_webhooks (request_id, id);
 CREATE INDEX sig_requests_signing ON sig_requests (id) WHERE doc->>'state' = 'signing';
--- One fixed window per key ("activate-ip:<ip>", …): count hits until
--- window_end, then start again at 1.
-CREATE TABLE rate_limits (
+-- One fixed window per key ("signin/ip:<address>", …): count hits until
+-- window_end, then start again at 1. Unlogged: a counter costs no WAL
+-- write or fsync, and a crash of the database forgets the counters, as a
+-- restart of the embedded store does.
+CREATE UNLOGGED TABLE rate_limits (
     key        text COLLATE "C" PRIMARY KEY,
     window_end timestamptz NOT NULL,
     hits       integer NOT NULL
