@@ -302,7 +302,7 @@ func (s *Service) Approve(ctx context.Context, by Principal, id, ceremonyID stri
 		s.setState(ctx, r, store.SignFailed, err.Error())
 		return fail(fmt.Errorf("%w: %w", ErrSigning, err))
 	}
-	r, err = s.store(ctx, by, r, signed, approval.Evidence(assertion))
+	r, err = s.store(ctx, by, who, r, signed, approval.Evidence(assertion))
 	if errors.Is(err, store.ErrConflict) {
 		// Recover took the request for interrupted and put it back: what
 		// was signed here is dropped, so that the request is signed once.
@@ -345,7 +345,7 @@ func (s *Service) sign(ctx context.Context, p *prepared, a *enrollment.Approval)
 // store saves the signed documents, their evidence and the signed state.
 // Only the incremental update of each signed document is stored: the
 // signed PDF is the original followed by it.
-func (s *Service) store(ctx context.Context, by Principal, r store.SignRequest, signed []signedDoc, ev enrollment.ApprovalEvidence) (store.SignRequest, error) {
+func (s *Service) store(ctx context.Context, by Principal, who signerIdentity, r store.SignRequest, signed []signedDoc, ev enrollment.ApprovalEvidence) (store.SignRequest, error) {
 	now := s.now()
 	evidence := make([]store.SignEvidence, len(signed))
 	for i, sd := range signed {
@@ -360,6 +360,7 @@ func (s *Service) store(ctx context.Context, by Principal, r store.SignRequest, 
 			Challenge: ev.Challenge, Assertion: ev.Assertion, SignCount: ev.SignCount, Level: r.Documents[i].Level, At: now, IP: by.IP}
 	}
 	r.State, r.Completed, r.Reason, r.SigningSince = store.SignSigned, now, "", time.Time{}
+	registry := registryEntries(r, who, now)
 	var saved store.SignRequest
 	queued := false
 	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
@@ -370,6 +371,9 @@ func (s *Service) store(ctx context.Context, by Principal, r store.SignRequest, 
 			if err := tx.PutEvidence(evidence[i]); err != nil {
 				return err
 			}
+		}
+		if err := putRegistry(tx, r.Agency, registry); err != nil {
+			return err
 		}
 		var err error
 		if saved, err = tx.PutSignRequest(r); err != nil {
