@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -234,5 +236,30 @@ func TestBrowserAdmin(t *testing.T) {
 		b.checkLang(lang)
 		b.shot("admin-" + lang)
 		b.submit(`header form button[type=submit]`, "#signin")
+	}
+}
+
+// TestBrowserRegistry fingerprints a signed PDF in the browser (Web
+// Crypto) and finds it in the signature registry without uploading it.
+func TestBrowserRegistry(t *testing.T) {
+	e := newEnv(t)
+	pdf := registeredPDF(t, e)
+	file := filepath.Join(t.TempDir(), "lease-signed.pdf")
+	if err := os.WriteFile(file, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(pdf)
+	b := tab(t, e)
+	for _, lang := range []string{"ar", "en"} {
+		b.open("/verify/?lang="+lang, "#hash-form")
+		b.do(chromedp.SetUploadFiles(chromedp.CSS("#hash-file"), []string{file}), chromedp.WaitVisible(chromedp.CSS("#registry-found")))
+		if got := b.eval(`document.getElementById('sha256').value`); got != hex.EncodeToString(sum[:]) {
+			t.Fatalf("browser hash %q, want %x", got, sum)
+		}
+		want := map[string]string{"ar": "عمر ناصر", "en": "Omar Nasser"}[lang]
+		if got := b.text("#registry-signer"); got != want {
+			t.Fatalf("signer %q, want %q", got, want)
+		}
+		b.shot("registry-" + lang)
 	}
 }

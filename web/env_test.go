@@ -79,7 +79,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv, err = New(Deps{Enrollment: e.svc, Verifier: v, Agencies: e.sign}, Options{Clock: clock, MaxUpload: 1 << 20})
+	e.srv, err = New(Deps{Enrollment: e.svc, Verifier: v, Agencies: e.sign, Registry: e.sign}, Options{Clock: clock, MaxUpload: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,6 +280,21 @@ func tamper(t testing.TB, signed []byte) []byte {
 // in process, as the citizen's app would; it returns nid.
 func activate(t testing.TB, e *env, nid string) string {
 	t.Helper()
+	activatePhone(t, e, nid)
+	return nid
+}
+
+// phone is a citizen's virtual passkey.
+type phone struct {
+	auth virtualwebauthn.Authenticator
+	cred virtualwebauthn.Credential
+}
+
+var testRP = virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}
+
+// activatePhone is activate, returning the passkey.
+func activatePhone(t testing.TB, e *env, nid string) *phone {
+	t.Helper()
 	ctx := context.Background()
 	by := enrollment.Principal{Kind: enrollment.KindOfficer, Username: "enroller", Role: store.RoleOfficer, Centre: "AMM-01"}
 	p := proofing(nid)
@@ -297,14 +312,24 @@ func activate(t testing.TB, e *env, nid string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}
-	auth := virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(ao.UserID)})
-	resp := virtualwebauthn.CreateAttestationResponse(rp, auth, newCredential(), *ao)
+	ph := &phone{auth: virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(ao.UserID)}), cred: newCredential()}
+	resp := virtualwebauthn.CreateAttestationResponse(testRP, ph.auth, ph.cred, *ao)
 	act, err := e.svc.FinishActivation(ctx, ch.CeremonyID, "phone", []byte(resp))
 	if err != nil || act.Identity.State != store.IdentityActive {
 		t.Fatalf("activate: %+v %v", act.Identity, err)
 	}
-	return nid
+	return ph
+}
+
+// assert answers a WebAuthn assertion challenge with the phone's passkey.
+func (ph *phone) assert(t testing.TB, options []byte) []byte {
+	t.Helper()
+	ao, err := virtualwebauthn.ParseAssertionOptions(string(options))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph.cred.Counter++
+	return []byte(virtualwebauthn.CreateAssertionResponse(testRP, ph.auth, ph.cred, *ao))
 }
 
 // newCredential makes a virtual passkey whose EC point coordinates are

@@ -2,6 +2,8 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/signer/validate"
+	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/web/internal/ui"
 )
 
@@ -38,6 +41,11 @@ type verifyView struct {
 	// Disallowed counts the changes not allowed after signing.
 	Disallowed int
 	JSON       string
+	// Registry says whether a hash asked with ?sha256= is in the
+	// signature registry: Hash is the hash asked, Found the entry.
+	Registry bool
+	Hash     string
+	Found    *signing.SignedDocument
 }
 
 type sigView struct {
@@ -57,12 +65,30 @@ func (s *Server) verifyForm(w http.ResponseWriter, r *http.Request, by enrollmen
 		return
 	}
 	p := s.page(w, r, by, "verify.title")
-	v := verifyView{}
+	v := verifyView{Registry: s.deps.Registry != nil}
 	if id := r.URL.Query().Get("sig"); sigIDPattern.MatchString(id) {
 		v.Stamp = id
 	}
+	status := http.StatusOK
+	if q := r.URL.Query().Get("sha256"); q != "" && v.Registry {
+		sum, err := hex.DecodeString(strings.ToLower(ui.Digits(q)))
+		switch {
+		case err != nil || len(sum) != sha256.Size:
+			status, p.Error = http.StatusBadRequest, ui.T(p.Lang, "verify.hash-bad")
+		default:
+			v.Hash = hex.EncodeToString(sum)
+			d, err := s.deps.Registry.SignedByHash(r.Context(), sum)
+			if err != nil && !errors.Is(err, signing.ErrNotFound) {
+				s.failErr(w, r, by, err)
+				return
+			}
+			if err == nil {
+				v.Found = &d
+			}
+		}
+	}
 	p.Data = v
-	s.pages.Render(w, http.StatusOK, "verify.html", p)
+	s.pages.Render(w, status, "verify.html", p)
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
@@ -74,7 +100,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, by enrollment.Pr
 			status, key = st, k
 		}
 		p.Error = ui.T(p.Lang, key)
-		p.Data = verifyView{}
+		p.Data = verifyView{Registry: s.deps.Registry != nil}
 		s.pages.Render(w, status, "verify.html", p)
 		return
 	}
@@ -83,7 +109,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, by enrollment.Pr
 		s.failErr(w, r, by, fmt.Errorf("verify: %w", err))
 		return
 	}
-	p.Data = reportView(p.Lang, rep)
+	v := reportView(p.Lang, rep)
+	v.Registry = s.deps.Registry != nil
+	p.Data = v
 	s.pages.Render(w, http.StatusOK, "verify.html", p)
 }
 

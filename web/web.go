@@ -59,14 +59,24 @@ type Agencies interface {
 	DecideAgency(ctx context.Context, by enrollment.Principal, id string, approve bool) (signing.AgencyRequest, *signing.AgencyKey, error)
 }
 
+// Registry finds a PDF signed by Thiqa by the SHA-256 of its bytes
+// (*signing.Service).
+type Registry interface {
+	SignedByHash(ctx context.Context, sum []byte) (signing.SignedDocument, error)
+}
+
+var _ Registry = (*signing.Service)(nil)
+
 var _ Agencies = (*signing.Service)(nil)
 
 // Deps are the services behind the pages. Enrollment and Verifier are
-// required; without Agencies the admin page has no agencies.
+// required; without Agencies the admin page has no agencies, without
+// Registry the verification page offers no check by hash.
 type Deps struct {
 	Enrollment Enrollment
 	Verifier   Verifier
 	Agencies   Agencies
+	Registry   Registry
 }
 
 // Options tune the pages; the zero value is safe.

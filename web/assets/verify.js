@@ -20,3 +20,24 @@
   });
   input.addEventListener("change", function () { if (input.files.length > 0) { form.submit(); } });
 })();
+
+// Fingerprint a file in the browser (Web Crypto SHA-256) and look the
+// hash up in the signature registry: the file itself is not sent.
+(function () {
+  "use strict";
+  var file = document.getElementById("hash-file");
+  var out = document.getElementById("sha256");
+  var form = document.getElementById("hash-form");
+  if (!file || !out || !form || !window.crypto || !window.crypto.subtle) { return; }
+  file.addEventListener("change", function () {
+    if (file.files.length === 0) { return; }
+    file.files[0].arrayBuffer().then(function (buf) {
+      return window.crypto.subtle.digest("SHA-256", buf);
+    }).then(function (sum) {
+      out.value = Array.from(new Uint8Array(sum)).map(function (b) {
+        return b.toString(16).padStart(2, "0");
+      }).join("");
+      form.submit();
+    });
+  });
+})();
