@@ -410,3 +410,28 @@ func TestNewPhoneThenLostPhone(t *testing.T) {
 	c.click("#confirm")
 	c.waitJS(`document.querySelector('#req-state .state') && document.querySelector('#req-state .state').dataset.state === 'signed'`)
 }
+
+// TestSessionEnds: when the citizen's session has expired the app says so,
+// shows the welcome page, and after a new passkey sign-in returns to where
+// the citizen was.
+func TestSessionEnds(t *testing.T) {
+	e := newEnv(t)
+	code := e.enrol(t, e.officer(t, "amal"), nid)
+	c := newCitizen(t, e)
+	c.activate(nid, code, "")
+	c.view("activated")
+	c.click("#signin-after")
+	c.view("requests")
+	c.click(`#tabs a[data-tab="devices"]`)
+	c.view("devices")
+
+	e.advance(16 * time.Minute) // citizen sessions last 15 minutes
+	c.click(`#tabs a[data-tab="history"]`)
+	c.view("welcome")
+	if k := c.errorKey(); k != "err_session" {
+		t.Fatalf("expired session: app shows %q, want err_session", k)
+	}
+	c.shots("session-ended")
+	c.click("#signin")
+	c.view("history")
+}

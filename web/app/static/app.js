@@ -115,7 +115,7 @@
   };
 
   const $ = (id) => document.getElementById(id);
-  const state = { lang: 'ar', me: null, view: '', pendingApproval: null };
+  const state = { lang: 'ar', me: null, view: '', pendingApproval: null, returnTo: '', keepOnce: false };
 
   // ---- language -----------------------------------------------------
   function t(key, vars) {
@@ -306,11 +306,19 @@
     if (e instanceof APIError) key = slugKeys[e.slug] || (e.status === 401 ? 'err_session' : 'err_other');
     else if (e && (e.name === 'NotAllowedError' || e.name === 'AbortError')) key = 'err_cancelled';
     else if (e && e.name === 'InvalidStateError') key = 'err_passkey';
+    showKey(key);
     if (e instanceof APIError && e.status === 401 && e.slug !== 'bad-activation-code' && e.slug !== 'passkey-refused') {
+      // The session ended: back to the welcome page with the message, and
+      // back here after signing in again.
+      const was = state.me;
       state.me = null;
       showTabs();
+      if (was) {
+        state.returnTo = signedInViews.has(parseRoute().view) ? location.hash : '';
+        state.keepOnce = true;
+        if (location.hash !== '#/') location.hash = '#/';
+      }
     }
-    showKey(key);
   }
 
   // busy disables a button while an operation runs and reports its error.
@@ -364,7 +372,8 @@
   // error and notice shown; relabel (a language switch) keeps what the
   // citizen was in the middle of.
   async function route(keepMessages, relabel) {
-    if (!keepMessages) clearMessages();
+    if (!keepMessages && !state.keepOnce) clearMessages();
+    state.keepOnce = false;
     let { view, arg } = parseRoute();
     if (view === 'requests' && arg) view = 'request';
     if (!view) view = state.me ? 'requests' : 'welcome';
@@ -596,8 +605,10 @@
       const cred = await navigator.credentials.get(requestOptions(begun.options));
       await api('POST', 'signin/finish', { ceremony_id: begun.ceremony_id, credential: assertionJSON(cred) });
       await loadMe();
-      if (location.hash === '#/requests') await route();
-      else location.hash = '#/requests';
+      const to = state.returnTo || '#/requests';
+      state.returnTo = '';
+      if (location.hash === to) await route();
+      else location.hash = to;
     });
   }
 
