@@ -281,7 +281,8 @@ func TestServiceRequestFlow(t *testing.T) {
 	}
 	checkSealed(t, e, result, "GOVJO-MOI")
 
-	// Every transition is recorded, audited and sent to the agency.
+	// Every transition is recorded and audited; those from submission on
+	// are sent to the agency.
 	var got []string
 	for _, tr := range v.Transitions {
 		got = append(got, tr.From+">"+tr.To+" by "+strings.SplitN(tr.By, ":", 2)[0])
@@ -294,7 +295,8 @@ func TestServiceRequestFlow(t *testing.T) {
 	}
 	e.rq.Wait()
 	e.hooks.mu.Lock()
-	if len(e.hooks.got) != 3 || e.hooks.bad != 0 || e.hooks.got[2].Event != "service-request.accepted" || e.hooks.got[2].RequestID != v.ID {
+	if len(e.hooks.got) != 2 || e.hooks.bad != 0 || e.hooks.got[0].Event != "service-request.submitted" ||
+		e.hooks.got[1].Event != "service-request.accepted" || e.hooks.got[1].RequestID != v.ID {
 		t.Errorf("webhooks %+v (bad %d)", e.hooks.got, e.hooks.bad)
 	}
 	e.hooks.mu.Unlock()
@@ -415,7 +417,16 @@ func TestServiceRequestAbuse(t *testing.T) {
 			v := e.open(t, e.laylaTok, "MOJ-RECORD")
 			s, slug := call("GET", sub+v.ID+"/form", e.moj.Key, nil)
 			return s, slug, v.ID
-		}, 409, "wrong-state"},
+		}, 404, "not-found"},
+		{"agency reads a request before submission", func(t *testing.T) (int, string, string) {
+			v := e.open(t, e.laylaTok, "MOJ-RECORD")
+			s, slug := call("GET", sub+v.ID, e.moj.Key, nil)
+			return s, slug, v.ID
+		}, 404, "not-found"},
+		{"queue of opened requests", func(t *testing.T) (int, string, string) {
+			s, slug := call("GET", "/api/v1/agency/service-requests?state=opened", e.moj.Key, nil)
+			return s, slug, ""
+		}, 400, "invalid"},
 		{"submit an unsigned form", func(t *testing.T) (int, string, string) {
 			v := e.open(t, e.laylaTok, "MOJ-RECORD")
 			s, slug := call("POST", sub+v.ID+"/submit", e.laylaTok, nil)
@@ -477,9 +488,34 @@ func TestServiceRequestAbuse(t *testing.T) {
 			s, slug := call("POST", sub+v.ID+"/submit", e.laylaTok, map[string]any{"signed_form": []byte("hello")})
 			return s, slug, v.ID
 		}, 400, "invalid"},
-		{"accept before submission", func(t *testing.T) (int, string, string) {
+		{"accept before submission (not yet the agency's to see)", func(t *testing.T) (int, string, string) {
 			v := e.open(t, e.laylaTok, "MOJ-RECORD")
 			s, slug := call("POST", sub+v.ID+"/accept", e.moj.Key, nil)
+			return s, slug, v.ID
+		}, 404, "not-found"},
+		{"accept a cancelled request", func(t *testing.T) (int, string, string) {
+			v := e.open(t, e.laylaTok, "MOJ-RECORD")
+			if s, _ := call("POST", sub+v.ID+"/cancel", e.laylaTok, nil); s != 200 {
+				t.Fatalf("cancel: %d", s)
+			}
+			s, slug := call("POST", sub+v.ID+"/accept", e.moj.Key, nil)
+			return s, slug, v.ID
+		}, 404, "not-found"},
+		{"reject a rejected request", func(t *testing.T) (int, string, string) {
+			v := e.submitted(t, "MOJ-RECORD")
+			if s, _ := call("POST", sub+v.ID+"/reject", e.moj.Key, map[string]string{"reason": "incomplete"}); s != 200 {
+				t.Fatalf("reject: %d", s)
+			}
+			s, slug := call("POST", sub+v.ID+"/reject", e.moj.Key, map[string]string{"reason": "again"})
+			return s, slug, v.ID
+		}, 409, "wrong-state"},
+		{"submit a cancelled request", func(t *testing.T) (int, string, string) {
+			v := e.open(t, e.laylaTok, "MOJ-RECORD")
+			e.signForm(t, e.layla, e.laylaTok, v)
+			if s, _ := call("POST", sub+v.ID+"/cancel", e.laylaTok, nil); s != 200 {
+				t.Fatalf("cancel: %d", s)
+			}
+			s, slug := call("POST", sub+v.ID+"/submit", e.laylaTok, nil)
 			return s, slug, v.ID
 		}, 409, "wrong-state"},
 		{"accept twice", func(t *testing.T) (int, string, string) {

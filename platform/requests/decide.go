@@ -71,8 +71,8 @@ const (
 	DocResult     = "result"      // the (sealed) result, once accepted
 )
 
-// Document returns a document of a request that by may see, and its file
-// name. The agency sees the forms only once the request is submitted.
+// Document returns a document of a request that by may see (the agency
+// sees a request once it is submitted), and its file name.
 func (s *Service) Document(ctx context.Context, by Principal, id, which string) ([]byte, string, error) {
 	fail := func(err error) ([]byte, string, error) { return nil, "", fmt.Errorf("get document: %w", err) }
 	r, err := s.load(ctx, by, id)
@@ -83,9 +83,6 @@ func (s *Service) Document(ctx context.Context, by Principal, id, which string) 
 	switch which {
 	case DocForm:
 		key, name = r.FormBlob, "application-"+r.ID+".pdf"
-		if isAgency(by) && r.State == store.RequestOpened {
-			return fail(fmt.Errorf("%w: the request is not submitted", ErrState))
-		}
 	case DocSignedForm:
 		key, name = r.SignedFormBlob, "application-"+r.ID+"-signed.pdf"
 	case DocResult:

@@ -25,10 +25,11 @@
 // Every transition is a compare-and-set on the stored record's version
 // (so two agency officers accepting at once give one acceptance), is
 // recorded in the request (who, when, from, to, reason), is appended to
-// the audit log before the call returns, and is sent to the agency's
-// webhook (HMAC-SHA256 signed as the signing service's webhooks are, see
-// [signing.WebhookSignature]). A citizen sees only their own requests and
-// an agency only those of its services: anyone else's look missing.
+// the audit log before the call returns, and, from submission on, is sent
+// to the agency's webhook (HMAC-SHA256 signed as the signing service's
+// webhooks are, see [signing.WebhookSignature]). A citizen sees only their
+// own requests and an agency only those of its services that were
+// submitted to it: anyone else's look missing.
 //
 // # Imports
 //

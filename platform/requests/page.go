@@ -95,7 +95,7 @@ func (s *Service) queuePage(w http.ResponseWriter, r *http.Request, by Principal
 		state = store.RequestSubmitted
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	queueTemplate.Execute(w, queuePageData{Agency: by.Agency.Name, State: state, States: States, Queue: q})
+	queueTemplate.Execute(w, queuePageData{Agency: by.Agency.Name, State: state, States: QueueStates, Queue: q})
 }
 
 var queueTemplate = template.Must(template.New("queue").Parse(`<!doctype html>

@@ -178,6 +178,10 @@ func (s *Service) List(ctx context.Context, by Principal) ([]View, error) {
 // States lists the states of a request.
 var States = []string{store.RequestOpened, store.RequestSubmitted, store.RequestAccepted, store.RequestRejected, store.RequestCancelled}
 
+// QueueStates lists the states of an agency's queue: those of requests
+// submitted to it.
+var QueueStates = []string{store.RequestSubmitted, store.RequestAccepted, store.RequestRejected}
+
 // Queue lists the agency's requests in a state (default submitted),
 // oldest first, after the cursor (the Next of the previous page).
 type Queue struct {
@@ -195,12 +199,8 @@ func (s *Service) Queue(ctx context.Context, by Principal, state, after string, 
 	if state == "" {
 		state = store.RequestSubmitted
 	}
-	known := false
-	for _, st := range States {
-		known = known || st == state
-	}
-	if !known || len(after) > 200 || limit < 0 || limit > 1000 {
-		return fail(fmt.Errorf("%w: state must be one of %s, after at most 200 bytes, limit 0 to 1000", ErrInvalid, strings.Join(States, ", ")))
+	if !agencyStates[state] || len(after) > 200 || limit < 0 || limit > 1000 {
+		return fail(fmt.Errorf("%w: state must be one of %s, after at most 200 bytes, limit 0 to 1000", ErrInvalid, strings.Join(QueueStates, ", ")))
 	}
 	if limit == 0 {
 		limit = 100

@@ -187,14 +187,19 @@ func actor(p Principal) string {
 	return "unknown"
 }
 
-// maySee reports whether p may read r: its citizen, or its agency.
-// Anything else looks like a missing request.
+// maySee reports whether p may read r: its citizen, or its agency once
+// the citizen has submitted it (a request opened, or cancelled before
+// submission, is the citizen's alone). Anything else looks like a missing
+// request.
 func maySee(p Principal, r store.ServiceRequest) error {
 	switch {
 	case isCitizen(p) && p.Citizen.NationalID == r.NationalID:
 		return nil
-	case isAgency(p) && p.Agency.ID == r.Agency:
+	case isAgency(p) && p.Agency.ID == r.Agency && agencyStates[r.State]:
 		return nil
 	}
 	return fmt.Errorf("%w: service request %s", ErrNotFound, r.ID)
 }
+
+// agencyStates are the states in which the agency sees a request.
+var agencyStates = map[string]bool{store.RequestSubmitted: true, store.RequestAccepted: true, store.RequestRejected: true}

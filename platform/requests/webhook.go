@@ -12,7 +12,8 @@ import (
 	"github.com/thiqa/thiqa/store"
 )
 
-// Webhook is the body of a webhook: a request changed state.
+// Webhook is the body of a webhook: a request submitted to the agency
+// changed state (submitted, accepted, rejected).
 type Webhook struct {
 	Event     string    `json:"event"` // "service-request.<state>"
 	RequestID string    `json:"request_id"`
@@ -27,6 +28,9 @@ type Webhook struct {
 // headers are those of the signing service's webhooks: X-Thiqa-Timestamp
 // and X-Thiqa-Signature ([signing.WebhookSignature]).
 func (s *Service) notify(r store.ServiceRequest, tr store.RequestTransition) {
+	if !agencyStates[tr.To] {
+		return // not the agency's business (yet, or ever)
+	}
 	var a store.Agency
 	err := s.d.Store.SigningView(context.Background(), func(tx store.SigningTx) (err error) {
 		a, err = tx.Agency(r.Agency)
