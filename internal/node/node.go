@@ -292,7 +292,7 @@ func (n *Node) Handler() http.Handler {
 // admin pages (package web).
 func (n *Node) mountPages(mux *http.ServeMux, verifier *validate.Validator) {
 	var pages http.Handler
-	pages, err := web.New(web.Deps{Enrollment: n.Enrollment, Verifier: verifier, Agencies: n.Signing}, web.Options{Clock: n.clock})
+	pages, err := web.New(web.Deps{Enrollment: n.Enrollment, Verifier: verifier, Agencies: n.Signing, Registry: n.Signing}, web.Options{Clock: n.clock})
 	if err != nil {
 		pages = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "pages unavailable: "+err.Error(), http.StatusInternalServerError)

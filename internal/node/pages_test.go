@@ -24,7 +24,7 @@ func TestPagesAreMounted(t *testing.T) {
 	defer srv.Close()
 	for path, want := range map[string]string{
 		"/centre/":          `id="signin"`,
-		"/verify/?lang=en":  `id="upload"`,
+		"/verify/?lang=en":  `id="hash-form"`,
 		"/admin/":           `id="signin"`,
 		"/assets/thiqa.css": "Logical properties",
 	} {
