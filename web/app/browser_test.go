@@ -409,6 +409,24 @@ func TestNewPhoneThenLostPhone(t *testing.T) {
 	c.waitJS(`!document.getElementById('req-confirm').hidden`)
 	c.click("#confirm")
 	c.waitJS(`document.querySelector('#req-state .state') && document.querySelector('#req-state .state').dataset.state === 'signed'`)
+
+	// The devices page disables a passkey too, after a second tap.
+	c.click(`#tabs a[data-tab="devices"]`)
+	c.view("devices")
+	c.click(`#devices > li button.disable`)
+	if got := c.eval(`String(document.querySelector('#devices > li button.disable-confirm').hidden)`); got != "false" {
+		t.Fatal("one tap on Disable did not ask for confirmation")
+	}
+	id, err = e.n.Enrollment.Identity(context.Background(), enrollment.Operator("test"), nid)
+	if err != nil || id.Devices[1].Disabled {
+		t.Fatalf("a passkey was disabled before confirmation: %+v %v", id.Devices, err)
+	}
+	c.click(`#devices > li button.disable-confirm`)
+	c.waitJS(`!document.getElementById('notice').hidden || !document.getElementById('error').hidden`)
+	id, err = e.n.Enrollment.Identity(context.Background(), enrollment.Operator("test"), nid)
+	if err != nil || !id.Devices[0].Disabled || !id.Devices[1].Disabled {
+		t.Fatalf("after disabling the new phone on the devices page: %+v %v", id.Devices, err)
+	}
 }
 
 // TestSessionEnds: when the citizen's session has expired the app says so,
