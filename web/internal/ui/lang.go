@@ -59,12 +59,3 @@ func T(lang, key string) string {
 
 // Has reports whether the catalogue holds key.
 func Has(key string) bool { _, ok := catalogue[key]; return ok }
-
-// Keys returns every key of the catalogue.
-func Keys() []string {
-	out := make([]string, 0, len(catalogue))
-	for k := range catalogue {
-		out = append(out, k)
-	}
-	return out
-}
