@@ -232,6 +232,7 @@ func TestNormalize(t *testing.T) {
 		"شـــهادة":              "شهاده",
 		"Birth-Certificate (5)": "birth certificate 5",
 		"  مؤسسة   فردية ":      "موسسه فرديه",
+		"خدمة ٢٤ و۳":            "خدمه 24 و3",
 	} {
 		if got := catalogue.Normalize(in); got != want {
 			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)

@@ -8,8 +8,9 @@ import (
 // Normalize folds text for search: Latin letters to lower case; Arabic
 // alef with hamza or madda (أ إ آ ٱ) to bare alef (ا), ta marbuta (ة) to ha
 // (ه), alef maqsura (ى) to ya (ي), hamza on waw and ya (ؤ ئ) to the bare
-// letters; diacritics (harakat, shadda, sukun, superscript alef) and tatweel
-// (ـ) removed; punctuation to spaces, runs of spaces to one.
+// letters, Arabic-Indic digits (٠–٩, ۰–۹) to ASCII ones; diacritics
+// (harakat, shadda, sukun, superscript alef) and tatweel (ـ) removed;
+// punctuation to spaces, runs of spaces to one.
 func Normalize(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
@@ -28,6 +29,10 @@ func Normalize(s string) string {
 			r = 'و'
 		case r == 'ئ':
 			r = 'ي'
+		case r >= '٠' && r <= '٩': // Arabic-Indic digits
+			r = '0' + (r - '٠')
+		case r >= '۰' && r <= '۹': // Eastern Arabic-Indic digits
+			r = '0' + (r - '۰')
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			r = unicode.ToLower(r)
 		default:
