@@ -67,6 +67,14 @@ func TestCitizenActivatesApprovesAndDownloads(t *testing.T) {
 	c.click("#signin-after")
 	c.view("requests")
 	t.Logf("passkey sign-in to the pending list: %v", time.Since(start))
+	// The session is the API's HttpOnly cookie: the page's script cannot
+	// read it and keeps no token of its own.
+	if got := c.eval(`document.cookie`); strings.Contains(got, "thiqa_session") {
+		t.Fatalf("the session cookie is readable by script: %q", got)
+	}
+	if got := c.eval(`JSON.stringify([Object.keys(localStorage), Object.keys(sessionStorage)])`); got != `[["thiqa-lang"],[]]` {
+		t.Fatalf("the app stores %s", got)
+	}
 	if got := c.text("#requests"); !strings.Contains(got, "عقد إيجار وملحقه") || !strings.Contains(got, "Land Department") {
 		t.Fatalf("pending list shows %q", got)
 	}
