@@ -304,6 +304,8 @@ func (s *Service) HandleCallback(ctx context.Context, h http.Header, body []byte
 	}
 	inv, err := s.st.UpdateInvoice(ctx, ev.InvoiceID, "pay:"+ev.TxnID, func(inv *Invoice) error {
 		switch {
+		case inv.Gateway != s.gw.Name():
+			return fmt.Errorf("%w: the invoice is payable through %q, not %q", ErrMismatch, inv.Gateway, s.gw.Name())
 		case ev.Currency != inv.Currency || ev.AmountFils != inv.AmountFils:
 			return fmt.Errorf("%w: %d %s paid, invoice is %d %s", ErrMismatch, ev.AmountFils, ev.Currency, inv.AmountFils, inv.Currency)
 		case inv.State != store.InvoiceOpen:
