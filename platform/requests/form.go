@@ -94,14 +94,10 @@ func Decision(d FormData, note string, decided time.Time) []byte {
 		c.text(false, 11, 190, y, kv[1])
 		y -= 20
 	}
-	for len(note) > 0 && y > 150 {
-		line := note
-		if len(line) > 90 {
-			line = line[:90]
-		}
-		note = note[len(line):]
-		c.text(false, 10, 50, y, line)
-		y -= 15
+	for rest := []rune(note); len(rest) > 0 && y > 150; y -= 15 {
+		n := min(len(rest), 90)
+		c.text(false, 10, 50, y, string(rest[:n]))
+		rest = rest[n:]
 	}
 	c.text(false, 8, 50, 120, "This document is sealed with the agency's electronic seal; verify it at the Thiqa verification page.")
 	return assemble(c.Bytes(), "Decision "+d.RequestID+": "+d.ServiceCode, d)
