@@ -60,3 +60,30 @@ func TestSoftwareSealer(t *testing.T) {
 		return s
 	})
 }
+
+// FuzzSoftwareOpenSealed feeds arbitrary values, as read back from the
+// store, to Open: no panic, a bounded error class, and only what was
+// sealed for "officer:amal" opens, to what was sealed.
+func FuzzSoftwareOpenSealed(f *testing.F) {
+	s, err := hsm.OpenSoftware(f.TempDir(), make([]byte, hsm.KEKSize), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx := context.Background()
+	sealed, err := s.Seal(ctx, "officer:amal", []byte("JBSWY3DPEHPK3PXP"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(sealed)
+	f.Add(sealed[:len(sealed)/2])
+	f.Add([]byte("TQSD\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pt, err := s.Open(ctx, "officer:amal", b)
+		if err == nil && string(pt) != "JBSWY3DPEHPK3PXP" {
+			t.Fatalf("opened to %q", pt)
+		}
+		if err != nil && !errors.Is(err, hsm.ErrBadSealed) && !errors.Is(err, hsm.ErrWrongOwner) {
+			t.Fatalf("unexpected error class: %v", err)
+		}
+	})
+}

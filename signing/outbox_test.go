@@ -128,3 +128,78 @@ func runReplicas(t *testing.T, st outboxStore) {
 		return nil
 	})
 }
+
+// TestRecoverAcrossReplicas: a request left in state signing by a killed
+// process is put back to pending once, however many replicas recover at
+// the same time; one still within RecoverAfter is left alone.
+func TestRecoverAcrossReplicas(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) outboxStore{
+		"bolt": func(t *testing.T) outboxStore {
+			st, err := store.OpenBolt(filepath.Join(t.TempDir(), "thiqa.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+		"postgres": func(t *testing.T) outboxStore {
+			st, err := store.OpenPostgres(context.Background(), pgtest.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			defer st.Close()
+			ctx := context.Background()
+			now := time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
+			err := st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+				for id, since := range map[string]time.Duration{"stuck": 3 * time.Minute, "busy": 30 * time.Second} {
+					r := store.SignRequest{ID: id, NationalID: "9871000001", State: store.SignSigning, Created: now.Add(-time.Hour),
+						Expires: now.Add(time.Hour), SigningSince: now.Add(-since)}
+					if _, err := tx.PutSignRequest(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var moved atomic.Int64
+			var wg sync.WaitGroup
+			for range 3 {
+				svc, err := signing.New(st, noApprover{}, noTrust{}, signing.Options{Clock: func() time.Time { return now }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					n, err := svc.Recover(ctx)
+					if err != nil {
+						t.Error(err)
+					}
+					moved.Add(int64(n))
+				}()
+			}
+			wg.Wait()
+			if moved.Load() != 1 {
+				t.Fatalf("%d requests moved by three replicas, want 1", moved.Load())
+			}
+			st.SigningView(ctx, func(tx store.SigningTx) error {
+				stuck, _ := tx.SignRequest("stuck")
+				busy, _ := tx.SignRequest("busy")
+				if stuck.State != store.SignPending || stuck.Version != 2 || busy.State != store.SignSigning {
+					t.Errorf("stuck %s v%d, busy %s", stuck.State, stuck.Version, busy.State)
+				}
+				left, err := tx.SignRequestsInState(store.SignSigning, 10)
+				if err != nil || len(left) != 1 || left[0].ID != "busy" {
+					t.Errorf("still signing: %v %v", left, err)
+				}
+				return nil
+			})
+		})
+	}
+}
