@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -125,7 +126,26 @@ func (t *boltRequestsTx) list(bucket, prefix []byte, after string, max int) ([]S
 }
 
 func (t *boltRequestsTx) ServiceRequestsOf(nationalID string) ([]ServiceRequest, error) {
-	return t.list(bucketReqByCitizen, []byte(nationalID+"\x00"), "", maxListed)
+	// The newest maxListed, walking back from the end of the prefix.
+	prefix := []byte(nationalID + "\x00")
+	end := append([]byte(nationalID), 1)
+	c := t.b(bucketReqByCitizen).Cursor()
+	var k, v []byte
+	if k, _ = c.Seek(end); k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	var out []ServiceRequest
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < maxListed; k, v = c.Prev() {
+		r, err := t.ServiceRequest(string(v))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	slices.Reverse(out)
+	return out, nil
 }
 
 func (t *boltRequestsTx) AgencyQueue(agency, state string, p Page) ([]ServiceRequest, error) {

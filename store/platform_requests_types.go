@@ -70,8 +70,8 @@ type RequestsTx interface {
 	// is not the stored version (0 for a new request), and bumps Version.
 	// The citizen, agency, service and creation time never change.
 	PutServiceRequest(r ServiceRequest) (ServiceRequest, error)
-	// ServiceRequestsOf lists a citizen's requests, oldest first (at
-	// most 1000).
+	// ServiceRequestsOf lists a citizen's newest 1000 requests, oldest
+	// first.
 	ServiceRequestsOf(nationalID string) ([]ServiceRequest, error)
 	// AgencyQueue lists an agency's requests in one state, oldest first,
 	// after p.After (a [ServiceRequest.QueueKey]).

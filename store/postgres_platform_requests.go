@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -74,11 +75,13 @@ func (t *pgRequestsTx) PutServiceRequest(r ServiceRequest) (ServiceRequest, erro
 }
 
 func (t *pgRequestsTx) ServiceRequestsOf(nationalID string) ([]ServiceRequest, error) {
-	rows, err := t.tx.Query(t.ctx, "SELECT doc FROM req_requests WHERE national_id = $1 ORDER BY queue_key LIMIT $2", nationalID, maxListed)
+	rows, err := t.tx.Query(t.ctx, "SELECT doc FROM req_requests WHERE national_id = $1 ORDER BY queue_key DESC LIMIT $2", nationalID, maxListed)
 	if err != nil {
 		return nil, fmt.Errorf("service requests: %w", err)
 	}
-	return collectDocs[ServiceRequest](rows)
+	out, err := collectDocs[ServiceRequest](rows)
+	slices.Reverse(out)
+	return out, err
 }
 
 func (t *pgRequestsTx) AgencyQueue(agency, state string, p Page) ([]ServiceRequest, error) {

@@ -139,6 +139,32 @@ func RunRequests(t *testing.T, open func(t *testing.T) RequestsStore) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("NewestListed", func(t *testing.T) {
+		// A citizen's listing keeps the newest 1000, oldest first.
+		s := open(t)
+		err := s.RequestsUpdate(ctx, func(tx store.RequestsTx) error {
+			for i := range 1002 {
+				if _, err := tx.PutServiceRequest(newReq(fmt.Sprintf("n%04d", i), "9861234567", "agA", now.Add(time.Duration(i)*time.Second))); err != nil {
+					return err
+				}
+			}
+			_, err := tx.PutServiceRequest(newReq("other", "9861234568", "agA", now.Add(time.Hour)))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.RequestsView(ctx, func(tx store.RequestsTx) error {
+			got, err := tx.ServiceRequestsOf("9861234567")
+			if err != nil || len(got) != 1000 || got[0].ID != "n0002" || got[999].ID != "n1001" {
+				t.Errorf("ServiceRequestsOf = %d requests, %v", len(got), err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("Blobs", func(t *testing.T) {
 		s := open(t)
 		if err := s.RequestsUpdate(ctx, func(tx store.RequestsTx) error { return tx.PutRequestBlob("form/r1", []byte("%PDF-")) }); err != nil {
