@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -653,5 +654,38 @@ func TestServiceRequestUploadedResult(t *testing.T) {
 	checkSealed(t, e, result, "GOVJO-MOJ")
 	if agency := e.pdf(t, "/api/v1/service-requests/"+v.ID+"/result", e.moj.Key); !bytes.Equal(agency, result) {
 		t.Fatal("the agency downloads another result")
+	}
+}
+
+// TestServiceRequestQueuePages walks the agency's queue page by page.
+func TestServiceRequestQueuePages(t *testing.T) {
+	e := newReqEnv(t)
+	want := map[string]bool{}
+	for range 3 {
+		*e.now = e.now.Add(time.Second) // distinct creation times
+		want[e.submitted(t, "MOJ-RECORD").ID] = true
+	}
+	e.open(t, e.laylaTok, "MOJ-RECORD") // opened: not in the queue
+	seen := map[string]bool{}
+	after, pages := "", 0
+	for {
+		var q requests.Queue
+		if rec := e.call(t, "GET", "/api/v1/agency/service-requests?limit=2&after="+url.QueryEscape(after), e.moj.Key, nil, &q); rec.Code != 200 {
+			t.Fatalf("queue: %d %s", rec.Code, rec.Body)
+		}
+		pages++
+		for _, r := range q.Requests {
+			if seen[r.ID] || !want[r.ID] || r.State != store.RequestSubmitted {
+				t.Errorf("page %d: %s (%s)", pages, r.ID, r.State)
+			}
+			seen[r.ID] = true
+		}
+		if q.Next == "" {
+			break
+		}
+		after = q.Next
+	}
+	if len(seen) != 3 || pages != 2 {
+		t.Errorf("%d requests in %d pages, want 3 in 2", len(seen), pages)
 	}
 }
