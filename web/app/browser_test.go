@@ -213,6 +213,22 @@ func TestActivationErrors(t *testing.T) {
 	}
 	c.shots("wrong-code")
 
+	// The text of the officer's QR code, scanned into the code field,
+	// fills in both fields; a link does too.
+	c.open("/app/#/activate")
+	c.view("activate")
+	c.set("nid", "")
+	c.eval(`(() => { const e = document.getElementById('code'); e.value = 'thiqa:activate?nid=` + nid + `&code=` + code + `';
+		e.dispatchEvent(new Event('change', {bubbles: true})); return ''; })()`)
+	if got := c.eval(`document.getElementById('nid').value + ' ' + document.getElementById('code').value`); got != nid+" "+code {
+		t.Fatalf("after scanning the QR text the form holds %q", got)
+	}
+	c.open("/app/#/activate?nid=" + nid + "&code=" + code)
+	c.view("activate")
+	if got := c.eval(`document.getElementById('nid').value + ' ' + document.getElementById('code').value + ' ' + location.hash`); got != nid+" "+code+" #/activate" {
+		t.Fatalf("after the link the form holds %q", got)
+	}
+
 	e.advance(16 * time.Minute) // the code lives 15 minutes
 	c.activate(nid, code, "")
 	if k := c.errorKey(); k != "err_code" {

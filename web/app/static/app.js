@@ -364,7 +364,7 @@
   }
 
   function parseRoute() {
-    const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
+    const parts = location.hash.split('?')[0].replace(/^#\/?/, '').split('/').filter(Boolean);
     return { view: parts[0] || '', arg: parts[1] ? decodeURIComponent(parts[1]) : '' };
   }
 
@@ -388,7 +388,10 @@
         case 'history': await renderHistory(); break;
         case 'devices': await renderDevices(); break;
         case 'lost': await renderLost(); break;
-        case 'activate': $('device').placeholder = t('default_device'); break;
+        case 'activate':
+          $('device').placeholder = t('default_device');
+          if (prefill(location.hash)) history.replaceState(null, '', '#/activate');
+          break;
         case 'activated': break;
         default: view = 'welcome';
       }
@@ -570,8 +573,21 @@
   }
 
   // ---- actions --------------------------------------------------------
+  // prefill fills the activation form from the text of the officer's QR
+  // code (thiqa:activate?nid=…&code=…), pasted or scanned into the code
+  // field, or given after #/activate? in a link.
+  function prefill(text) {
+    const m = /^thiqa:activate\?(.*)$/.exec(text.trim()) || /^#\/activate\?(.*)$/.exec(text);
+    if (!m) return false;
+    const q = new URLSearchParams(m[1]);
+    if (q.get('nid')) $('nid').value = q.get('nid');
+    if (q.get('code')) $('code').value = q.get('code');
+    return true;
+  }
+
   async function activate(ev) {
     ev.preventDefault();
+    prefill($('code').value);
     const nid = westernDigits($('nid').value).replace(/\s/g, '');
     const code = westernDigits($('code').value).toUpperCase().replace(/[\s-]/g, '');
     let ok = true;
@@ -694,6 +710,7 @@
       route(true, true);
     });
     $('activate-form').addEventListener('submit', activate);
+    $('code').addEventListener('change', () => prefill($('code').value));
     $('signin').addEventListener('click', () => signIn($('signin')));
     $('signin-after').addEventListener('click', () => signIn($('signin-after')));
     $('approve').addEventListener('click', beginApproval);
