@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/thiqa/thiqa/internal/node"
 	"github.com/thiqa/thiqa/platform/catalogue"
+	"github.com/thiqa/thiqa/store"
 )
 
 // newAdminCatalogueCmd returns "thiqa admin catalogue": import and export
@@ -24,12 +29,11 @@ func newAdminCatalogueCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// openCatalogue opens the node's store as a catalogue.
+// openCatalogue opens the node's store as a catalogue; it returns
+// node.ErrLocked when a running server holds the store (then the admin
+// socket serves the catalogue).
 func openCatalogue(cmd *cobra.Command, g *globals) (*catalogue.Catalogue, func(), error) {
 	nd, _, err := node.Open(cmd.Context(), g.nodeOptions(false, nil))
-	if errors.Is(err, node.ErrLocked) {
-		return nil, nil, fmt.Errorf("%w: stop thiqa serve first", err)
-	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -63,7 +67,8 @@ errors name their line numbers. Importing the same file again changes
 nothing. CSV has a header row naming its columns (` + strings.Join(catalogue.Columns, ", ") + `);
 documents are separated by "|"; fees are whole fils (1 JOD = 1000 fils).
 JSONL has one service object a line with the same field names. A progress bar
-goes to stderr. Runs only while thiqa serve is stopped.`,
+goes to stderr. While thiqa serve runs, the file goes through its admin
+socket.`,
 		Example: `  thiqa admin catalogue import testdata/catalogue/sample.csv
   thiqa admin catalogue import --format jsonl - < services.jsonl`,
 		Args: cobra.ExactArgs(1),
@@ -85,13 +90,17 @@ goes to stderr. Runs only while thiqa serve is stopped.`,
 				}
 				in = file
 			}
-			c, closeFn, err := openCatalogue(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			bar := newProgressBar(cmd.ErrOrStderr(), "import", size)
-			ch, err := c.Import(cmd.Context(), in, f, catalogue.DecodeOptions{Progress: bar.set})
+			var ch store.CatalogueChanges
+			c, closeFn, err := openCatalogue(cmd, g)
+			switch {
+			case errors.Is(err, node.ErrLocked):
+				// thiqa serve runs: send the file through its admin socket.
+				ch, err = g.adminImport(cmd.Context(), &countingReader{r: in, progress: bar.set}, f)
+			case err == nil:
+				defer closeFn()
+				ch, err = c.Import(cmd.Context(), in, f, catalogue.DecodeOptions{Progress: bar.set})
+			}
 			bar.done()
 			if err != nil {
 				return err
@@ -110,8 +119,7 @@ func newAdminCatalogueExportCmd(g *globals) *cobra.Command {
 		Use:   "export [--format csv|jsonl] [--out FILE]",
 		Short: "Write the whole catalogue as CSV or JSONL, in order of code",
 		Long: `export writes every service of the catalogue in the format that import reads,
-to --out or to stdout. Runs only while thiqa serve is stopped (with it
-running, GET /api/v1/services lists the catalogue).`,
+to --out or to stdout; while thiqa serve runs, through its admin socket.`,
 		Example: `  thiqa admin catalogue export --format jsonl --out services.jsonl`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -122,15 +130,19 @@ running, GET /api/v1/services lists the catalogue).`,
 			if err != nil {
 				return err
 			}
+			export := func(w io.Writer) error { return g.adminExport(cmd.Context(), w, f) }
 			c, closeFn, err := openCatalogue(cmd, g)
-			if err != nil {
+			switch {
+			case err == nil:
+				defer closeFn()
+				export = func(w io.Writer) error { return c.Export(cmd.Context(), w, f) }
+			case !errors.Is(err, node.ErrLocked):
 				return err
 			}
-			defer closeFn()
 			if out == "" {
-				return c.Export(cmd.Context(), cmd.OutOrStdout(), f)
+				return export(cmd.OutOrStdout())
 			}
-			return writeFileAtomic(out, func(w io.Writer) error { return c.Export(cmd.Context(), w, f) })
+			return writeFileAtomic(out, export)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "", "csv or jsonl (default: from --out's extension, else csv)")
@@ -199,4 +211,56 @@ func (p *progressBar) draw() {
 func (p *progressBar) done() {
 	p.draw()
 	fmt.Fprintln(p.w)
+}
+
+// adminImport sends a catalogue file to the running server's admin socket.
+func (g *globals) adminImport(ctx context.Context, r io.Reader, f catalogue.Format) (store.CatalogueChanges, error) {
+	var ch store.CatalogueChanges
+	sock := node.AdminSocket(g.dataDir)
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://admin/catalogue/import?format="+string(f), r)
+	if err != nil {
+		return ch, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return ch, fmt.Errorf("the store is in use and the admin socket %s does not answer: %w", sock, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return ch, errors.New(strings.TrimSpace(string(b)))
+	}
+	return ch, json.NewDecoder(resp.Body).Decode(&ch)
+}
+
+// adminExport writes the running server's catalogue, from its admin
+// socket.
+func (g *globals) adminExport(ctx context.Context, w io.Writer, f catalogue.Format) error {
+	resp, err := g.adminGet(ctx, "/catalogue/export?format="+string(f))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+// countingReader reports the bytes read so far.
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	progress func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.progress(c.n)
+	return n, err
 }

@@ -343,6 +343,29 @@ func TestServeWithSandboxGateway(t *testing.T) {
 	if err := json.Unmarshal(get(t, "http://"+addr+"/api/v1/services/CSPD-001"), &svc); err != nil || svc.FeeFils != 2000 || svc.NameAr == "" {
 		t.Fatalf("service: %+v %v", svc, err)
 	}
+	// The catalogue changes while serve runs, through its admin socket.
+	sample, _ := os.ReadFile(filepath.Join("..", "..", "testdata", "catalogue", "sample.csv"))
+	edited := writeFile(t, dir, "edited.csv", strings.Replace(string(sample), "Passport renewal,", "Passport renewal (online),", 1))
+	for _, s := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"import", edited}, 0, "0 created, 1 updated, 30 unchanged"},
+		{[]string{"import", "--format", "jsonl", writeFile(t, dir, "bad.jsonl", `{"code":"X"}`+"\n")}, 1, "line 1"},
+		{[]string{"export", "--out", filepath.Join(dir, "running.csv")}, 0, ""},
+	} {
+		if out, code := run(t, nil, append([]string{"admin", "catalogue", "--data", data}, s.args...)...); code != s.code || !strings.Contains(out, s.want) {
+			t.Errorf("catalogue %v while serving: exit %d, want %d and %q\n%s", s.args, code, s.code, s.want, out)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "running.csv")); !strings.Contains(string(got), "Passport renewal (online)") {
+		t.Errorf("export while serving:\n%s", got)
+	}
+	if !strings.Contains(string(get(t, "http://"+addr+"/api/v1/services/CSPD-002")), "Passport renewal (online)") {
+		t.Error("the API does not serve the catalogue imported while serving")
+	}
+
 	body, _ := json.Marshal(sandbox.Callback{Type: payments.EventPaid, TransactionID: "txn_1", InvoiceID: "inv_nope", AmountFils: 2000, Currency: "JOD", Created: time.Now()})
 	for _, tt := range []struct {
 		name string
