@@ -44,6 +44,9 @@ type signedDoc struct {
 	update []byte
 	size   int64
 	sha256 []byte
+	// sigID is the signature's identifier in its visible stamp's QR code
+	// ("" when invisible).
+	sigID string
 }
 
 // skipWriter drops the first skip bytes written to it (the original,
@@ -337,7 +340,7 @@ func (s *Service) sign(ctx context.Context, p *prepared, a *enrollment.Approval)
 			h.Write(p.originals[i])
 		}
 		h.Write(w.buf.Bytes())
-		out[i] = signedDoc{update: w.buf.Bytes(), size: d.Len(), sha256: h.Sum(nil)}
+		out[i] = signedDoc{update: w.buf.Bytes(), size: d.Len(), sha256: h.Sum(nil), sigID: d.SignatureID()}
 	}
 	return out, nil
 }
@@ -360,7 +363,7 @@ func (s *Service) store(ctx context.Context, by Principal, who signerIdentity, r
 			Challenge: ev.Challenge, Assertion: ev.Assertion, SignCount: ev.SignCount, Level: r.Documents[i].Level, At: now, IP: by.IP}
 	}
 	r.State, r.Completed, r.Reason, r.SigningSince = store.SignSigned, now, "", time.Time{}
-	registry := registryEntries(r, who, now)
+	registry := registryEntries(r, who, signed, now)
 	var saved store.SignRequest
 	queued := false
 	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
