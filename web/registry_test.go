@@ -31,6 +31,18 @@ func TestRegistryLookup(t *testing.T) {
 			}
 		}
 	}
+	// The stamp's QR code finds the same entry by the signature's
+	// identifier.
+	d, err := e.sign.SignedByHash(context.Background(), sum[:])
+	if err != nil || d.SignatureID == "" {
+		t.Fatalf("registry entry %+v %v", d, err)
+	}
+	if rec := e.browser().get(t, "/verify/?sig="+d.SignatureID); rec.Code != 200 || !strings.Contains(rec.Body.String(), `id="registry-found"`) || !strings.Contains(rec.Body.String(), "عمر ناصر") {
+		t.Fatalf("stamp lookup: %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.browser().get(t, "/verify/?sig=AAAAAAAAAAAAAAAAAAAAAA"); rec.Code != 200 || !strings.Contains(rec.Body.String(), `id="registry-none"`) {
+		t.Fatalf("unknown stamp: %d %s", rec.Code, rec.Body)
+	}
 	other := sha256.Sum256(append(pdf, '\n'))
 	if rec := e.browser().get(t, "/verify/?sha256="+hex.EncodeToString(other[:])); rec.Code != 200 || !strings.Contains(rec.Body.String(), `id="registry-none"`) {
 		t.Fatalf("other hash: %d %s", rec.Code, rec.Body)
@@ -62,7 +74,7 @@ func registeredPDF(t testing.TB, e *env) []byte {
 		t.Fatal(err)
 	}
 	req, _, err := e.sign.Create(ctx, signing.Principal{Agency: &k.Agency}, signing.NewRequest{NationalID: "2345678901",
-		PurposeAr: "عقد إيجار", PurposeEn: "Lease", Documents: []signing.NewDocument{{Name: "lease.pdf", Content: makePDF(), Level: "B-T"}}})
+		PurposeAr: "عقد إيجار", PurposeEn: "Lease", Documents: []signing.NewDocument{{Name: "lease.pdf", Content: makePDF(), Level: "B-T", Visible: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}

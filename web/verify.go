@@ -66,25 +66,30 @@ func (s *Server) verifyForm(w http.ResponseWriter, r *http.Request, by enrollmen
 	}
 	p := s.page(w, r, by, "verify.title")
 	v := verifyView{Registry: s.deps.Registry != nil}
-	if id := r.URL.Query().Get("sig"); sigIDPattern.MatchString(id) {
+	q := r.URL.Query()
+	if id := q.Get("sig"); sigIDPattern.MatchString(id) {
 		v.Stamp = id
 	}
 	status := http.StatusOK
-	if q := r.URL.Query().Get("sha256"); q != "" && v.Registry {
-		sum, err := hex.DecodeString(strings.ToLower(ui.Digits(q)))
-		switch {
-		case err != nil || len(sum) != sha256.Size:
-			status, p.Error = http.StatusBadRequest, ui.T(p.Lang, "verify.hash-bad")
-		default:
-			v.Hash = hex.EncodeToString(sum)
-			d, err := s.deps.Registry.SignedByHash(r.Context(), sum)
-			if err != nil && !errors.Is(err, signing.ErrNotFound) {
-				s.failErr(w, r, by, err)
-				return
-			}
-			if err == nil {
-				v.Found = &d
-			}
+	var find func() (signing.SignedDocument, error)
+	switch sum, err := hex.DecodeString(strings.ToLower(ui.Digits(q.Get("sha256")))); {
+	case !v.Registry:
+	case q.Get("sha256") != "" && (err != nil || len(sum) != sha256.Size):
+		status, p.Error = http.StatusBadRequest, ui.T(p.Lang, "verify.hash-bad")
+	case q.Get("sha256") != "":
+		v.Hash = hex.EncodeToString(sum)
+		find = func() (signing.SignedDocument, error) { return s.deps.Registry.SignedByHash(r.Context(), sum) }
+	case v.Stamp != "":
+		find = func() (signing.SignedDocument, error) { return s.deps.Registry.SignedBySignature(r.Context(), v.Stamp) }
+	}
+	if find != nil {
+		d, err := find()
+		if err != nil && !errors.Is(err, signing.ErrNotFound) {
+			s.failErr(w, r, by, err)
+			return
+		}
+		if err == nil {
+			v.Found = &d
 		}
 	}
 	p.Data = v

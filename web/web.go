@@ -63,6 +63,7 @@ type Agencies interface {
 // (*signing.Service).
 type Registry interface {
 	SignedByHash(ctx context.Context, sum []byte) (signing.SignedDocument, error)
+	SignedBySignature(ctx context.Context, id string) (signing.SignedDocument, error)
 }
 
 var _ Registry = (*signing.Service)(nil)

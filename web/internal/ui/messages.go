@@ -168,6 +168,8 @@ var catalogue = map[string][2]string{
 	"verify.hash-bad":       {"البصمة ٦٤ حرفًا سداسيًا عشريًا.", "The fingerprint is 64 hexadecimal characters."},
 	"verify.registry-found": {"هذا المستند وقّعته ثقة، دون أي تعديل بعد ذلك.", "Thiqa signed this very document; it has not changed since."},
 	"verify.registry-none":  {"لا يوجد في السجل مستند بهذه البصمة. قد يكون المستند معدّلًا أو موقّعًا في مكان آخر؛ ارفعه أعلاه للتحقق الكامل.", "No document with this fingerprint is in the registry. It may have been changed or signed elsewhere; upload it above for a full check."},
+	"verify.stamp-found":    {"سجل ثقة لهذا التوقيع أدناه؛ قارنه بالمستند الذي بين يديك، وارفع الملف للتحقق الكامل.", "Thiqa's record of this signature is below; compare it with the document in your hands, and upload the file for a full check."},
+	"verify.stamp-none":     {"لا يوجد في سجل ثقة توقيع بهذا المعرّف. ارفع الملف للتحقق منه.", "No signature with this identifier is in Thiqa's registry. Upload the file to check it."},
 	"verify.document":       {"المستند", "Document"},
 	"verify.purpose":        {"الغرض", "Purpose"},
 	"verify.agency":         {"الجهة", "Agency"},
