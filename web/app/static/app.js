@@ -469,13 +469,25 @@
 
   // openPDF shows a PDF in a new tab from a blob: URL, since the API sends
   // documents as attachments.
+  // The tab is opened at once, while the tap still allows it, and filled
+  // when the document has arrived.
   async function openPDF(url) {
-    const res = await fetch(url, { credentials: 'same-origin' });
-    if (!res.ok) throw new APIError(res.status, res.status === 401 ? 'unauthorized' : '', '');
-    const blob = new Blob([await res.arrayBuffer()], { type: 'application/pdf' });
-    const u = URL.createObjectURL(blob);
-    window.open(u, '_blank');
-    setTimeout(() => URL.revokeObjectURL(u), 60000);
+    const w = window.open('', '_blank');
+    try {
+      const res = await fetch(url, { credentials: 'same-origin' });
+      if (!res.ok) throw new APIError(res.status, res.status === 401 ? 'unauthorized' : '', '');
+      const blob = new Blob([await res.arrayBuffer()], { type: 'application/pdf' });
+      const u = URL.createObjectURL(blob);
+      if (w) {
+        w.location.href = u;
+      } else {
+        el('a', { href: u, download: 'document.pdf' }).click();
+      }
+      setTimeout(() => URL.revokeObjectURL(u), 60000);
+    } catch (e) {
+      if (w) w.close();
+      throw e;
+    }
   }
 
   async function renderRequest(id, relabel) {
