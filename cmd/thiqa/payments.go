@@ -25,42 +25,18 @@ func newAdminPaymentsReconcileCmd(g *globals) *cobra.Command {
 	var gatewayURL, secretFile string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "reconcile --gateway-url URL --secret-file F [--json]",
+		Use:   "reconcile [--gateway-url URL --secret-file F] [--json]",
 		Short: "Compare Thiqa's paid invoices with the gateway's transactions",
 		Long: `reconcile lists every payment as matched, missing in Thiqa (the gateway took
 money no invoice records: a refused double payment, a lost callback),
 missing at the gateway, or mismatched (amount, refunds or invoice differ).
-It exits with status 3 when anything does not match. Runs only while thiqa
-serve is stopped; with it running, GET /api/v1/payments/reconciliation
-gives the same report to an administrator.`,
+It exits with status 3 when anything does not match. While thiqa serve runs
+it asks the server through its admin socket, with the server's gateway;
+otherwise it opens the store and needs --gateway-url and --secret-file.`,
 		Example: `  thiqa admin payments reconcile --gateway-url http://127.0.0.1:9090 --secret-file gateway.secret --json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			raw, err := os.ReadFile(secretFile)
-			if err != nil {
-				return err
-			}
-			secret, err := sandbox.LoadSecret(raw)
-			if err != nil {
-				return err
-			}
-			gw, err := sandbox.NewClient(gatewayURL, secret, sandbox.ClientOptions{})
-			if err != nil {
-				return err
-			}
-			nd, _, err := node.Open(cmd.Context(), g.nodeOptions(false, nil))
-			if errors.Is(err, node.ErrLocked) {
-				return fmt.Errorf("%w: stop thiqa serve first, or GET /api/v1/payments/reconciliation", err)
-			}
-			if err != nil {
-				return err
-			}
-			defer nd.Close()
-			st, ok := nd.Store.(payments.Store)
-			if !ok {
-				return errors.New("this store keeps no invoices")
-			}
-			rep, err := payments.New(st, gw, payments.Options{}).Reconcile(cmd.Context())
+			rep, err := g.reconcile(cmd, gatewayURL, secretFile)
 			if err != nil {
 				return err
 			}
@@ -78,12 +54,48 @@ gives the same report to an administrator.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&gatewayURL, "gateway-url", "", "the payment gateway's base URL (required)")
-	cmd.Flags().StringVar(&secretFile, "secret-file", "", "file with the secret shared with the gateway, in hex (required)")
+	cmd.Flags().StringVar(&gatewayURL, "gateway-url", "", "the payment gateway's base URL (when serve is not running)")
+	cmd.Flags().StringVar(&secretFile, "secret-file", "", "file with the secret shared with the gateway, in hex (when serve is not running)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
-	cmd.MarkFlagRequired("gateway-url")
-	cmd.MarkFlagRequired("secret-file")
 	return cmd
+}
+
+// reconcile builds the report in process, or asks the running server.
+func (g *globals) reconcile(cmd *cobra.Command, gatewayURL, secretFile string) (payments.Report, error) {
+	var rep payments.Report
+	nd, _, err := node.Open(cmd.Context(), g.nodeOptions(false, nil))
+	if errors.Is(err, node.ErrLocked) {
+		resp, err := g.adminGet(cmd.Context(), "/payments/reconciliation")
+		if err != nil {
+			return rep, err
+		}
+		defer resp.Body.Close()
+		return rep, json.NewDecoder(resp.Body).Decode(&rep)
+	}
+	if err != nil {
+		return rep, err
+	}
+	defer nd.Close()
+	if gatewayURL == "" || secretFile == "" {
+		return rep, errors.New("thiqa serve is not running: give --gateway-url and --secret-file")
+	}
+	raw, err := os.ReadFile(secretFile)
+	if err != nil {
+		return rep, err
+	}
+	secret, err := sandbox.LoadSecret(raw)
+	if err != nil {
+		return rep, err
+	}
+	gw, err := sandbox.NewClient(gatewayURL, secret, sandbox.ClientOptions{})
+	if err != nil {
+		return rep, err
+	}
+	st, ok := nd.Store.(payments.Store)
+	if !ok {
+		return rep, errors.New("this store keeps no invoices")
+	}
+	return payments.New(st, gw, payments.Options{}).Reconcile(cmd.Context())
 }
 
 func printReconciliation(cmd *cobra.Command, rep payments.Report) {

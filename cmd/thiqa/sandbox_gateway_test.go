@@ -267,6 +267,9 @@ func TestSandboxGatewayTwoProcesses(t *testing.T) {
 	if len(rep.Matched) != 2 || len(rep.MissingInThiqa) != 1 || rep.MissingInThiqa[0].InvoiceID != b.ID || len(rep.Mismatched)+len(rep.MissingAtGateway) != 0 {
 		t.Fatalf("report:\n%s", out)
 	}
+	if out, code := run(t, nil, "admin", "payments", "reconcile", "--data", data); code == 0 || !strings.Contains(out, "--gateway-url") {
+		t.Fatalf("offline reconcile without a gateway: exit %d\n%s", code, out)
+	}
 	if out, code := run(t, nil, "admin", "payments", "reconcile", "--data", data, "--gateway-url", gatewayURL, "--secret-file", rogueSecretPath); code == 0 || !strings.Contains(out, "401") {
 		t.Fatalf("reconcile with the wrong secret: exit %d\n%s", code, out)
 	}
@@ -364,6 +367,9 @@ func TestServeWithSandboxGateway(t *testing.T) {
 	}
 	if !strings.Contains(string(get(t, "http://"+addr+"/api/v1/services/CSPD-002")), "Passport renewal (online)") {
 		t.Error("the API does not serve the catalogue imported while serving")
+	}
+	if out, code := run(t, nil, "admin", "payments", "reconcile", "--data", data, "--json"); code != 0 || !strings.Contains(out, `"matched": []`) {
+		t.Errorf("reconcile while serving: exit %d\n%s", code, out)
 	}
 
 	body, _ := json.Marshal(sandbox.Callback{Type: payments.EventPaid, TransactionID: "txn_1", InvoiceID: "inv_nope", AmountFils: 2000, Currency: "JOD", Created: time.Now()})

@@ -340,7 +340,9 @@ func (n *Node) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", n.CA.AdminHandler())
 	mux.Handle("GET /audit/verify", n.Audit.VerifyHandler())
-	mux.Handle("/catalogue/", n.catalogueAdmin())
+	platform := n.catalogueAdmin()
+	mux.Handle("/catalogue/", platform)
+	mux.Handle("/payments/", platform)
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-tar")
 		// Errors after the first byte can only cut the stream short; the

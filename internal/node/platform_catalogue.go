@@ -9,11 +9,12 @@ import (
 	"github.com/thiqa/thiqa/platform/catalogue"
 )
 
-// catalogueAdmin serves the catalogue on the admin socket, so that thiqa
-// admin catalogue import and export work while thiqa serve holds the
-// store: POST /catalogue/import?format=csv|jsonl with the file as the body
-// answers the changes as JSON; GET /catalogue/export?format=… the file.
-// Errors are plain text: 400 for a bad file (with its line numbers).
+// catalogueAdmin serves the platform's admin commands on the admin socket,
+// so that they work while thiqa serve holds the store: POST
+// /catalogue/import?format=csv|jsonl with the file as the body answers the
+// changes as JSON; GET /catalogue/export?format=… the file; GET
+// /payments/reconciliation the reconciliation report. Errors are plain
+// text: 400 for a bad file (with its line numbers).
 func (n *Node) catalogueAdmin() http.Handler {
 	mux := http.NewServeMux()
 	c := n.catalogue()
@@ -38,6 +39,19 @@ func (n *Node) catalogueAdmin() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(ch)
+	})
+	mux.HandleFunc("GET /payments/reconciliation", func(w http.ResponseWriter, r *http.Request) {
+		if n.Payments == nil {
+			http.Error(w, "thiqa serve runs without a payment gateway (--payments-gateway)", http.StatusServiceUnavailable)
+			return
+		}
+		rep, err := n.Payments.Reconcile(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(rep)
 	})
 	mux.HandleFunc("GET /catalogue/export", func(w http.ResponseWriter, r *http.Request) {
 		f, err := catalogue.ParseFormat(r.URL.Query().Get("format"))
