@@ -203,3 +203,70 @@ func TestRecoverAcrossReplicas(t *testing.T) {
 		})
 	}
 }
+
+// TestRunWorker: the worker that thiqa serve runs delivers due webhooks
+// and recovers interrupted requests on its own, and stops with its
+// context.
+func TestRunWorker(t *testing.T) {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "thiqa.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	got := make(chan string, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Get("X-Thiqa-Delivery") }))
+	defer hook.Close()
+	now := time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
+	err = st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+		if err := tx.InsertAgency(store.Agency{ID: "ag", Name: "Agency", WebhookURL: hook.URL, WebhookSecret: []byte("s"), Created: now}); err != nil {
+			return err
+		}
+		if _, err := tx.PutWebhook(store.WebhookDelivery{ID: "d1", Agency: "ag", RequestID: "r0", Body: []byte(`{}`),
+			Created: now, State: store.WebhookPending, NextAttempt: now}); err != nil {
+			return err
+		}
+		_, err := tx.PutSignRequest(store.SignRequest{ID: "r1", NationalID: "9871000001", State: store.SignSigning,
+			Created: now.Add(-time.Hour), Expires: now.Add(time.Hour), SigningSince: now.Add(-time.Hour)})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := signing.New(st, noApprover{}, noTrust{}, signing.Options{Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		svc.Run(wctx, 10*time.Millisecond, func(err error) { t.Error(err) })
+	}()
+	select {
+	case id := <-got:
+		if id != "d1" {
+			t.Errorf("delivered %q", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker delivered nothing")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var r store.SignRequest
+		st.SigningView(ctx, func(tx store.SigningTx) (err error) { r, err = tx.SignRequest("r1"); return err })
+		if r.State == store.SignPending {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not recover the request (%s)", r.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop with its context")
+	}
+}

@@ -92,16 +92,24 @@ func (s *Service) recoverOne(ctx context.Context, r store.SignRequest) (bool, er
 }
 
 // Run recovers interrupted requests and delivers due webhooks every poll
-// interval (default 1 s) until ctx ends; every replica runs it.
-func (s *Service) Run(ctx context.Context, poll time.Duration) {
+// interval (default 1 s) until ctx ends; every replica runs it. Errors go
+// to report (nil: dropped) and the next round tries again.
+func (s *Service) Run(ctx context.Context, poll time.Duration, report func(error)) {
 	if poll <= 0 {
 		poll = time.Second
+	}
+	if report == nil {
+		report = func(error) {}
 	}
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
-		s.Recover(ctx)
-		s.DeliverWebhooks(ctx)
+		if _, err := s.Recover(ctx); err != nil && ctx.Err() == nil {
+			report(err)
+		}
+		if _, err := s.DeliverWebhooks(ctx); err != nil && ctx.Err() == nil {
+			report(err)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -135,7 +135,7 @@ organisation CA.`,
 			go n.CA.RunStatusSync(ctx, 250*time.Millisecond, func(err error) { logger.Error("status sync", "err", err) })
 			go n.Audit.Run(ctx, time.Minute, func(err error) { logger.Error("audit checkpoint", "err", err) })
 			// Webhook deliveries and the recovery of interrupted signing.
-			go n.Signing.Run(ctx, time.Second)
+			go n.Signing.Run(ctx, time.Second, func(err error) { logger.Error("signing worker", "err", err) })
 
 			base := scheme + "://" + ln.Addr().String()
 			fmt.Fprintf(out, "serving on %s\n", base)
