@@ -49,6 +49,7 @@ var pageAccess = map[string]access{
 	"POST /centre/identity/resume":  anyOfficer,
 	"POST /centre/identity/revoke":  anyOfficer,
 	"POST /centre/identity/code":    Officer | Supervisor,
+	"POST /centre/identity/device":  anyOfficer,
 	"GET /centre/approvals":         Supervisor | Admin,
 	"POST /centre/approvals/{id}":   Supervisor | Admin,
 	"GET /centre/identity/reproof":  Officer | Supervisor,

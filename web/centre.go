@@ -15,7 +15,7 @@ import (
 var revocationReasons = []string{"keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn", "unspecified"}
 
 // notices are the notices a redirect may ask a page to show.
-var notices = []string{"suspended", "resumed", "revoke-requested", "approved", "rejected", "centre-created", "officer-disabled", "agency-requested", "admin-requested"}
+var notices = []string{"suspended", "device-disabled", "resumed", "revoke-requested", "approved", "rejected", "centre-created", "officer-disabled", "agency-requested", "admin-requested"}
 
 func (s *Server) centreRoutes() {
 	s.handle("GET /centre/", s.centreHome)
@@ -32,6 +32,7 @@ func (s *Server) centreRoutes() {
 	s.handle("POST /centre/identity/resume", s.lifecycle)
 	s.handle("POST /centre/identity/revoke", s.lifecycle)
 	s.handle("POST /centre/identity/code", s.reissue)
+	s.handle("POST /centre/identity/device", s.lifecycle)
 	s.handle("GET /centre/approvals", s.approvals)
 	s.handle("POST /centre/approvals/{id}", s.decide)
 }
@@ -175,7 +176,8 @@ func (s *Server) identity(w http.ResponseWriter, r *http.Request, by enrollment.
 	s.pages.Render(w, http.StatusOK, "identity.html", p)
 }
 
-// lifecycle suspends, resumes or asks to revoke an identity.
+// lifecycle suspends, resumes, disables a device of or asks to revoke an
+// identity.
 func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
 	nid, err := natid.Normalize(field(r.PostForm, "nid", 32))
 	if err != nil {
@@ -192,6 +194,9 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, by enrollment
 	case "/centre/identity/resume":
 		_, err = e.Resume(ctx, by, nid, why)
 		done = "resumed"
+	case "/centre/identity/device":
+		_, err = e.DisableDevice(ctx, by, nid, field(r.PostForm, "device", 128), why)
+		done = "device-disabled"
 	case "/centre/identity/revoke":
 		reason := r.PostForm.Get("reason")
 		if !slices.Contains(revocationReasons, reason) {

@@ -114,7 +114,22 @@ func TestLifecycleWithFourEyes(t *testing.T) {
 	nid := activeIdentity(t, e)
 
 	b := e.signedIn(t, "layla")
-	rec := b.post(t, "/centre/identity/suspend", url.Values{"nid": {nid}, "why": {"citizen asked"}})
+	// A lost phone: its passkey is disabled at the counter.
+	rec := b.get(t, "/centre/identity?nid="+nid)
+	m0 := regexp.MustCompile(`name="device" value="([^"]+)"`).FindStringSubmatch(rec.Body.String())
+	if m0 == nil {
+		t.Fatalf("no device form: %s", rec.Body)
+	}
+	if rec = b.post(t, "/centre/identity/device", url.Values{"nid": {nid}, "device": {m0[1]}}); rec.Code != http.StatusBadRequest {
+		t.Fatalf("disable without why: %d", rec.Code)
+	}
+	if rec = b.post(t, "/centre/identity/device", url.Values{"nid": {nid}, "device": {m0[1]}, "why": {"phone lost"}}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("disable device: %d %s", rec.Code, rec.Body)
+	}
+	if id, _ := e.svc.Identity(ctx, op, nid); len(id.Devices) != 1 || !id.Devices[0].Disabled {
+		t.Fatalf("device after disabling: %+v", id.Devices)
+	}
+	rec = b.post(t, "/centre/identity/suspend", url.Values{"nid": {nid}, "why": {"citizen asked"}})
 	if rec.Code != http.StatusSeeOther {
 		t.Fatalf("suspend: %d %s", rec.Code, rec.Body)
 	}

@@ -26,6 +26,7 @@ type Enrollment interface {
 	Enrol(ctx context.Context, by enrollment.Principal, p enrollment.Proofing) (enrollment.Enrolment, error)
 	ReissueCode(ctx context.Context, by enrollment.Principal, nationalID string) (enrollment.ActivationCode, error)
 	Identity(ctx context.Context, by enrollment.Principal, nationalID string) (enrollment.IdentityView, error)
+	DisableDevice(ctx context.Context, by enrollment.Principal, nationalID, deviceID, why string) (enrollment.IdentityView, error)
 	Suspend(ctx context.Context, by enrollment.Principal, nationalID, why string) (enrollment.IdentityView, error)
 	Resume(ctx context.Context, by enrollment.Principal, nationalID, why string) (enrollment.IdentityView, error)
 	RequestRevocation(ctx context.Context, by enrollment.Principal, nationalID, reason, why string) (store.Approval, error)
