@@ -36,7 +36,8 @@ var kinds = []struct {
 // pageAccess is the one place where the authorization of every page is
 // decided: which kinds of person may open it. A pattern missing here is
 // refused to everyone. Finer rules (an officer acts only on identities of
-// their centre, four eyes for revocations) are the enrollment package's.
+// their centre; four eyes for revocations, administrator accounts and
+// agency keys) are the enrollment and signing packages'.
 var pageAccess = map[string]access{
 	// Officer console.
 	"GET /centre/":                  everyone, // the sign-in form when signed out
