@@ -232,6 +232,9 @@ func openAudit(ctx context.Context, keys hsm.Custody, st audit.Store, clock func
 
 // Close closes the store and the key custody.
 func (n *Node) Close() error {
+	if n.Requests != nil {
+		n.Requests.Wait() // service requests' webhooks under way
+	}
 	err := n.Store.Close()
 	if n.closeKeys != nil {
 		n.closeKeys()
