@@ -303,7 +303,11 @@ func (s *Server) signInFinish(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, err)
 		return
 	}
-	if err := s.checkLimits(r, s.ipLimit(r, "signin")); err != nil {
+	limits := []limit{s.ipLimit(r, "signin")}
+	if l, ok := s.userLimit(req.Credential); ok {
+		limits = append(limits, l)
+	}
+	if err := s.checkLimits(r, limits...); err != nil {
 		s.refuse(w, r, err)
 		return
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -32,7 +33,8 @@ type RateLimits struct {
 	// carrier's address).
 	PerIP int
 	// PerNationalID bounds the activation attempts for one national
-	// number (default 20).
+	// number, and separately the sign-in attempts with the passkeys of
+	// one identity (default 20).
 	PerNationalID int
 	// PerOfficer bounds the sign-in attempts for one officer username
 	// (default 20).
@@ -107,6 +109,22 @@ func (s *Server) nidLimit(nid string) (limit, bool) {
 		return limit{}, false
 	}
 	return limit{key: "activate/nid:" + n, max: s.opts.Limits.PerNationalID, what: "for this national number"}, true
+}
+
+// userLimit counts the sign-in attempts with the passkeys of one identity,
+// named by the user handle in the assertion (the identity's ID, which
+// stands for its national number); an assertion without one is not
+// counted here (it fails anyway).
+func (s *Server) userLimit(credential json.RawMessage) (limit, bool) {
+	var a struct {
+		Response struct {
+			UserHandle string `json:"userHandle"`
+		} `json:"response"`
+	}
+	if json.Unmarshal(credential, &a) != nil || a.Response.UserHandle == "" || len(a.Response.UserHandle) > 128 {
+		return limit{}, false
+	}
+	return limit{key: "signin/user:" + a.Response.UserHandle, max: s.opts.Limits.PerNationalID, what: "for this identity"}, true
 }
 
 func (s *Server) officerLimit(user string) limit {

@@ -158,3 +158,25 @@ func TestSignInRateLimitAcrossReplicas(t *testing.T) {
 		t.Fatalf("another address: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestCitizenSignInRateLimit: sign-ins with one identity's passkeys are
+// limited per identity (named by the assertion's user handle), whatever
+// the address; another citizen is not held back.
+func TestCitizenSignInRateLimit(t *testing.T) {
+	e := newSignEnv(t)
+	admin := e.officer(t, "", "root", store.RoleAdmin)
+	off := e.officer(t, admin, "omar", store.RoleOfficer)
+	layla, _ := e.citizen(t, off, "9861234567")
+	other, _ := e.citizen(t, off, "9861234568")
+	e.srv = e.limitedServer(e.st, RateLimits{Window: time.Minute, PerNationalID: 2})
+	for i := range 2 {
+		if rec, _ := e.signIn(t, layla); rec.Code != 200 {
+			t.Fatalf("sign-in %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	rec, _ := e.signIn(t, layla)
+	checkLimited(t, rec, time.Minute)
+	if rec, _ := e.signIn(t, other); rec.Code != 200 {
+		t.Fatalf("another citizen: %d %s", rec.Code, rec.Body)
+	}
+}
