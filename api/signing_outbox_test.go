@@ -171,6 +171,24 @@ func TestWebhookGivesUp(t *testing.T) {
 	if hook.seen.Load() != 3 {
 		t.Fatalf("%d attempts reached the receiver, want 3", hook.seen.Load())
 	}
+	if !e.audited(t, "signing.webhook-failed", "sign-request:"+v.ID) {
+		t.Fatal("giving up was not recorded in the audit log")
+	}
+}
+
+// audited reports whether the audit log holds a record of action on
+// subject.
+func (e *signEnv) audited(t *testing.T, action, subject string) bool {
+	t.Helper()
+	for i := uint64(0); ; i++ {
+		r, _, err := e.audit.Entry(context.Background(), i)
+		if err != nil {
+			return false
+		}
+		if r.Action == action && r.Subject == subject {
+			return true
+		}
+	}
 }
 
 // TestWebhookLease: a delivery claimed by a worker that then died is

@@ -129,6 +129,9 @@ func TestRecoverAfterCrash(t *testing.T) {
 	if n, _ := e.signing.Recover(context.Background()); n != 0 {
 		t.Fatalf("a second Recover moved %d", n)
 	}
+	if !e.audited(t, "signing.recover", "sign-request:"+v.ID) {
+		t.Fatal("the recovery was not recorded in the audit log")
+	}
 	// A new session (the first may have expired in a real restart too).
 	if rec, s := e.signIn(t, ph); rec.Code == 200 {
 		tok = s.Token

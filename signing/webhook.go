@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/store"
 )
 
@@ -196,14 +197,23 @@ func (s *Service) recordAttempt(ctx context.Context, d store.WebhookDelivery, st
 	// the attempt, so that a delivered webhook is not sent again.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	s.st.SigningUpdate(rctx, func(tx store.SigningTx) error {
+	recorded := false
+	err := s.st.SigningUpdate(rctx, func(tx store.SigningTx) error {
+		recorded = false
 		cur, err := tx.Webhook(d.ID)
 		if err != nil || cur.LeaseOwner != s.worker || cur.Version != d.Version {
 			return err
 		}
 		_, err = tx.PutWebhook(d)
+		recorded = err == nil
 		return err
 	})
+	if err == nil && recorded && d.State == store.WebhookFailed && s.opts.Audit != nil {
+		// Giving up is an event an operator must be able to find.
+		s.opts.Audit.Append(rctx, audit.Event{Actor: "system:signing", Action: "signing.webhook-failed",
+			Subject: "sign-request:" + d.RequestID, Details: map[string]any{"delivery": d.ID, "agency": d.Agency,
+				"attempts": d.Attempts, "last_status": d.LastStatus, "last_error": d.LastError}})
+	}
 }
 
 // backoff is the wait after the n-th failed attempt: WebhookBackoff
