@@ -37,7 +37,7 @@ type platformEnv struct {
 	pay     *payments.Service
 }
 
-func newPlatformEnv(t *testing.T) *platformEnv {
+func newPlatformEnv(t testing.TB) *platformEnv {
 	t.Helper()
 	e := &platformEnv{signEnv: newSignEnv(t), secret: make([]byte, 32)}
 	rand.Read(e.secret)
