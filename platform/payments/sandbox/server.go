@@ -9,7 +9,9 @@
 // ([Sign], [Verify]), checked in constant time within a 5-minute window.
 // It keeps its records in memory: it is a sandbox, not a bank.
 //
-// sandbox must not import api, web, cmd or the trust core.
+// The gateway's side ([Server]) uses nothing of Thiqa but this package;
+// the adapter imports only platform/payments. sandbox must not import api,
+// web, cmd or the trust core's services directly.
 package sandbox
 
 import (
