@@ -180,3 +180,21 @@ func TestCitizenSignInRateLimit(t *testing.T) {
 		t.Fatalf("another citizen: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestRateLimitedMatchesOpenAPI: the 429 answer of each limited endpoint
+// matches its documented response.
+func TestRateLimitedMatchesOpenAPI(t *testing.T) {
+	e := newSignEnv(t)
+	c := newConformance(t)
+	srv := e.limitedServer(e.st, RateLimits{Window: time.Minute, PerIP: 1, PerOfficer: 1, PerNationalID: 1})
+	for _, tc := range []struct{ path, body string }{
+		{"/api/v1/activation/begin", `{"national_id":"9861234567","code":"AAAA-AAAA-AAAA"}`},
+		{"/api/v1/signin/begin", ""},
+		{"/api/v1/officers/signin", `{"username":"omar","password":"wrong password!","totp":"000000"}`},
+	} {
+		c.do(t, srv, "POST", tc.path, "", []byte(tc.body), nil)
+		if rec := c.do(t, srv, "POST", tc.path, "", []byte(tc.body), nil); rec.Code != 429 {
+			t.Errorf("%s: second attempt %d, want 429", tc.path, rec.Code)
+		}
+	}
+}
