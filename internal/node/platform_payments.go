@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 
 	"github.com/thiqa/thiqa/platform/catalogue"
 	"github.com/thiqa/thiqa/platform/payments"
@@ -24,6 +25,9 @@ type PaymentsOptions struct {
 	Secret     []byte
 	// ReturnURL is where the gateway sends the citizen after paying.
 	ReturnURL string
+	// VerifyBaseURL starts the URL of the QR code on receipts; default
+	// the verification page on ReturnURL's origin.
+	VerifyBaseURL string
 }
 
 // OpenPayments sets n.Payments, fees paid through the sandbox gateway with
@@ -46,7 +50,12 @@ func (n *Node) OpenPayments(ctx context.Context, o PaymentsOptions) error {
 	if err != nil {
 		return fmt.Errorf("open payments: %w", err)
 	}
-	n.Payments = payments.New(st, gw, payments.Options{Clock: n.clock, Sealer: sl, ReturnURL: o.ReturnURL, Audit: n.Audit})
+	if o.VerifyBaseURL == "" {
+		if u, err := url.Parse(o.ReturnURL); err == nil && u.Host != "" {
+			o.VerifyBaseURL = u.Scheme + "://" + u.Host + "/verify/?sig="
+		}
+	}
+	n.Payments = payments.New(st, gw, payments.Options{Clock: n.clock, Sealer: sl, ReturnURL: o.ReturnURL, VerifyBaseURL: o.VerifyBaseURL, Audit: n.Audit})
 	return n.OpenRequests(requests.FromPayments(n.Payments))
 }
 

@@ -38,7 +38,7 @@ func TestPaymentsAreWired(t *testing.T) {
 	mux := http.NewServeMux()
 	gateway := httptest.NewServer(mux)
 	defer gateway.Close()
-	if err := n.OpenPayments(ctx, PaymentsOptions{GatewayURL: gateway.URL, Secret: secret}); err != nil {
+	if err := n.OpenPayments(ctx, PaymentsOptions{GatewayURL: gateway.URL, Secret: secret, ReturnURL: "http://localhost:8080/app/"}); err != nil {
 		t.Fatal(err)
 	}
 	thiqa := httptest.NewServer(n.Handler())

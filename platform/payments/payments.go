@@ -111,6 +111,9 @@ type Options struct {
 	Sealer seal.Sealer
 	// ReturnURL is where the gateway sends the citizen after paying.
 	ReturnURL string
+	// VerifyBaseURL, when set, puts a QR code of it followed by the
+	// seal's identifier on receipts (the verification page).
+	VerifyBaseURL string
 	// Audit receives a record of every payment, refund and refused
 	// callback (nil: none). Records name invoices, never citizens.
 	Audit Auditor

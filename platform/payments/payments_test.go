@@ -339,7 +339,7 @@ func TestReceiptIsSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, payments.Options{Sealer: sl})
+	e := newEnv(t, payments.Options{Sealer: sl, VerifyBaseURL: "https://thiqa.example.jo/verify/?sig="})
 	inv := e.invoice(t, "req-4", 2500)
 	if _, err := e.svc.Receipt(ctx, inv.ID, payer); !errors.Is(err, payments.ErrState) {
 		t.Fatalf("receipt of an open invoice: %v", err)

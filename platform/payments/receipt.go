@@ -41,7 +41,7 @@ func (s *Service) Receipt(ctx context.Context, id, payer string) ([]byte, error)
 	}
 	sealed, err := s.opts.Sealer.Seal(ctx, ReceiptPDF(inv), seal.Options{
 		Reason: "Payment receipt " + inv.ID, Location: "Amman, Jordan",
-		Stamp: &seal.Stamp{Page: 1, Rect: ReceiptStampRect, Reason: "إيصال دفع · Payment receipt"},
+		Stamp: &seal.Stamp{Page: 1, Rect: ReceiptStampRect, Reason: "إيصال دفع · Payment receipt", VerifyBaseURL: s.opts.VerifyBaseURL},
 	})
 	if err != nil {
 		return fail(err)
