@@ -8,7 +8,9 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/thiqa/thiqa/internal/natid"
@@ -39,6 +41,10 @@ type RateLimits struct {
 	// PerOfficer bounds the sign-in attempts for one officer username
 	// (default 20).
 	PerOfficer int
+	// TrustedProxies are the reverse proxies in front of the API: from
+	// them, the client's address is taken from X-Forwarded-For. None by
+	// default: the address is the TCP peer's.
+	TrustedProxies []netip.Prefix
 }
 
 func (l *RateLimits) setDefaults() {
@@ -87,18 +93,44 @@ type limit struct {
 	what string
 }
 
-// clientIP is the address of the client: the TCP peer. (Behind a reverse
-// proxy every client has the proxy's address; see docs/SCALING.md.)
-func clientIP(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+// clientIP is the address of the client: the TCP peer, unless the peer is
+// one of the trusted reverse proxies, in which case it is the right-most
+// address of X-Forwarded-For that is not a trusted proxy (the left-most
+// ones are the client's own say and may be forged).
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		host = h
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !inPrefixes(peer, trusted) {
 		return host
 	}
-	return r.RemoteAddr
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // malformed: trust nothing further left
+		}
+		if !inPrefixes(a.Unmap(), trusted) {
+			return a.Unmap().String()
+		}
+	}
+	return host
+}
+
+func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // ipLimit counts the attempts at op from the request's address.
 func (s *Server) ipLimit(r *http.Request, op string) limit {
-	return limit{key: op + "/ip:" + clientIP(r), max: s.opts.Limits.PerIP, what: "from this address"}
+	return limit{key: op + "/ip:" + clientIP(r, s.opts.Limits.TrustedProxies), max: s.opts.Limits.PerIP, what: "from this address"}
 }
 
 // nidLimit counts the activation attempts for a national number, as

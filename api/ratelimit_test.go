@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -196,5 +197,36 @@ func TestRateLimitedMatchesOpenAPI(t *testing.T) {
 		if rec := c.do(t, srv, "POST", tc.path, "", []byte(tc.body), nil); rec.Code != 429 {
 			t.Errorf("%s: second attempt %d, want 429", tc.path, rec.Code)
 		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+	for _, tc := range []struct {
+		name, peer string
+		xff        []string
+		want       string
+	}{
+		{"direct", "198.51.100.7:4000", nil, "198.51.100.7"},
+		{"direct ignores the header", "198.51.100.7:4000", []string{"203.0.113.9"}, "198.51.100.7"},
+		{"through a proxy", "10.1.2.3:4000", []string{"203.0.113.9"}, "203.0.113.9"},
+		{"forged left-most entry", "10.1.2.3:4000", []string{"1.2.3.4, 203.0.113.9"}, "203.0.113.9"},
+		{"two proxies", "10.1.2.3:4000", []string{"203.0.113.9, 10.9.9.9"}, "203.0.113.9"},
+		{"headers repeated", "10.1.2.3:4000", []string{"1.2.3.4", "203.0.113.9"}, "203.0.113.9"},
+		{"IPv6 proxy", "[2001:db8::1]:4000", []string{"2001:db8:1::5, 203.0.113.9"}, "203.0.113.9"},
+		{"malformed entry", "10.1.2.3:4000", []string{"203.0.113.9, junk"}, "10.1.2.3"},
+		{"no header", "10.1.2.3:4000", nil, "10.1.2.3"},
+		{"only proxies", "10.1.2.3:4000", []string{"10.4.4.4"}, "10.1.2.3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/api/v1/signin/begin", nil)
+			r.RemoteAddr = tc.peer
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := clientIP(r, trusted); got != tc.want {
+				t.Errorf("clientIP = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"syscall"
 	"time"
@@ -29,6 +30,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		origins                 []string
 		openPayments            func(context.Context, *node.Node) error
 		noLimits                bool
+		proxies                 []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -80,7 +82,11 @@ organisation CA.`,
 			opts.Issuer = issuer
 			opts.WebAuthnRPID, opts.WebAuthnOrigins = rpID, origins
 			if !noLimits {
-				opts.RateLimits = &api.RateLimits{}
+				trusted, err := parsePrefixes(proxies)
+				if err != nil {
+					return fmt.Errorf("--trusted-proxy: %w", err)
+				}
+				opts.RateLimits = &api.RateLimits{TrustedProxies: trusted}
 			}
 			n, created, err := node.Open(ctx, opts)
 			if err != nil {
@@ -163,6 +169,7 @@ organisation CA.`,
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	cmd.Flags().StringVar(&caFile, "client-ca", "", "PEM CAs of agencies' client certificates for mutual TLS (default: Thiqa's organisation CA, which issues e-seals)")
 	cmd.Flags().StringVar(&rpID, "webauthn-rp-id", "", `passkey relying party ID: the site's domain (default "localhost")`)
+	cmd.Flags().StringSliceVar(&proxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy in front of serve, repeatable: from it the client's address is read from X-Forwarded-For for rate limits")
 	cmd.Flags().BoolVar(&noLimits, "no-rate-limits", false, "do not limit activation and sign-in attempts per address, national number and officer (load tests from one address)")
 	cmd.Flags().StringSliceVar(&origins, "webauthn-origin", nil, `origin the app and pages are served from, repeatable (default "http://localhost:8080")`)
 	cmd.Flags().StringVar(&issuer, "issuer", issuer, "public issuer URL of the OpenID provider, e.g. https://id.example.jo/oidc; sets the passkey relying party (env THIQA_ISSUER; default http://localhost:8080/oidc)")
@@ -170,6 +177,23 @@ organisation CA.`,
 	storeFlag(cmd)
 	openPayments = paymentsFlags(cmd)
 	return cmd
+}
+
+// parsePrefixes parses addresses and CIDR prefixes.
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range list {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", v)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // listenAdmin listens on the admin socket, owner-only. A socket file left by

@@ -41,9 +41,14 @@ func TestServeTLSAndRelyingParty(t *testing.T) {
 		t.Fatalf("--tls-cert without --tls-key: exit %d: %s", code, out)
 	}
 
+	if out, code := run(t, nil, "serve", "--data", filepath.Join(dir, "bad"), "--addr", freeAddr(t), "--trusted-proxy", "10.0.0.0/99"); code == 0 || !strings.Contains(out, "--trusted-proxy") {
+		t.Fatalf("bad --trusted-proxy: exit %d: %s", code, out)
+	}
+
 	addr := freeAddr(t)
 	_, printed := serve(t, filepath.Join(dir, "data"), addr, "--tls-cert", certFile, "--tls-key", keyFile,
-		"--webauthn-rp-id", "thiqa.test", "--webauthn-origin", "https://thiqa.test", "--issuer", "https://thiqa.test/oidc")
+		"--webauthn-rp-id", "thiqa.test", "--webauthn-origin", "https://thiqa.test", "--issuer", "https://thiqa.test/oidc",
+		"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "192.0.2.1")
 	if !strings.Contains(printed, "serving on https://"+addr) {
 		t.Fatalf("serve printed:\n%s", printed)
 	}
