@@ -28,7 +28,8 @@ func newHSMCmd(g *globals) *cobra.Command {
   pkcs11:token=thiqa?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/thiqa/hsm-pin
 
 The token holds the CA, TSA and OCSP keys and the key-encryption key under
-which citizens' keys are wrapped. See docs/HSM.md for the key ceremony.`,
+which citizens' keys are wrapped. See docs/HSM.md for the key ceremony.
+rotate-kek also rotates the software backend's key-encryption key (no --hsm).`,
 		Example: `  thiqa hsm status --hsm 'pkcs11:token=thiqa?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/thiqa/hsm-pin'
   THIQA_HSM='pkcs11:token=thiqa?…' thiqa init`,
 	}
