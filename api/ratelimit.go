@@ -1,14 +1,18 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -119,6 +123,11 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	return host
 }
 
+// ClientIP is the address of the client of r under these limits'
+// trusted proxies (see TrustedProxies), for other front ends that count
+// by address.
+func (l RateLimits) ClientIP(r *http.Request) string { return clientIP(r, l.TrustedProxies) }
+
 func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
 	for _, p := range ps {
 		if p.Contains(a.Unmap()) {
@@ -184,4 +193,67 @@ func (s *Server) checkLimits(r *http.Request, ls ...limit) error {
 		}
 	}
 	return nil
+}
+
+// maxLimitedBody bounds what LimitPages reads of a body to find the
+// account it names.
+const maxLimitedBody = 64 << 10
+
+// LimitPages wraps h so that POST requests to the given paths (the sign-in
+// forms of pages outside the API: the officer console, the admin pages)
+// count as sign-in attempts under
+// the same limits as the API's: per client address, per officer account
+// (a form's "username") and per identity (a JSON body's passkey
+// "credential"). Past a limit they are answered 429 with Retry-After, and
+// h does not see them.
+func LimitPages(h http.Handler, lim RateLimiter, limits RateLimits, clock func() time.Time, paths ...string) http.Handler {
+	if clock == nil {
+		clock = time.Now
+	}
+	limits.setDefaults()
+	s := &Server{opts: Options{Limiter: lim, Limits: limits, Clock: clock}}
+	limited := map[string]bool{}
+	for _, p := range paths {
+		limited[p] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !limited[r.URL.Path] {
+			h.ServeHTTP(w, r)
+			return
+		}
+		ls := []limit{s.ipLimit(r, "signin")}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxLimitedBody+1))
+		r.Body.Close()
+		if err != nil || len(body) > maxLimitedBody {
+			problem.Write(w, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("request body over %d bytes", maxLimitedBody))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		switch ct {
+		case "application/x-www-form-urlencoded":
+			if v, err := url.ParseQuery(string(body)); err == nil && v.Get("username") != "" {
+				ls = append(ls, s.officerLimit(v.Get("username")))
+			}
+		case "application/json", "":
+			var req struct {
+				Credential json.RawMessage `json:"credential"`
+			}
+			if json.Unmarshal(body, &req) == nil {
+				if l, ok := s.userLimit(req.Credential); ok {
+					ls = append(ls, l)
+				}
+			}
+		}
+		if err := s.checkLimits(r, ls...); err != nil {
+			var rl *rateLimitedError
+			if errors.As(err, &rl) {
+				writeRateLimited(w, rl)
+				return
+			}
+			problem.Write(w, http.StatusInternalServerError, "internal", "rate limit unavailable")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -288,8 +288,19 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("GET /metrics", n.Metrics.Handler())
 	// OCSP goes around this mux too: a ServeMux redirects paths holding
 	// "//", which unescaped base64 GET requests may contain.
-	return n.Metrics.Middleware(ocspwire.Mount(ca.OCSPPath, n.CA.OCSP(), mux))
+	var h http.Handler = mux
+	if lim, ok := n.Store.(api.RateLimiter); ok && n.limits != nil {
+		// The pages' sign-in forms call the registration authority
+		// directly: count them as the API counts its own.
+		h = api.LimitPages(mux, lim, *n.limits, n.clock, limitedPages...)
+	}
+	return n.Metrics.Middleware(ocspwire.Mount(ca.OCSPPath, n.CA.OCSP(), h))
 }
+
+// limitedPages are the officers' sign-in forms outside /api/v1/, which
+// count against the API's rate limits. (The OpenID provider limits its own
+// pages: oidc.Limits.)
+var limitedPages = []string{"/centre/signin", "/admin/signin"}
 
 // mountPages mounts the officer console, the verification page and the
 // admin pages (package web).

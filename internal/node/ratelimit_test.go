@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,5 +36,31 @@ func TestRateLimitsWired(t *testing.T) {
 		if codes[0] != want[0] || codes[1] != want[1] || codes[2] != want[2] {
 			t.Errorf("limits %v: statuses %v, want %v", limits, codes, want)
 		}
+	}
+}
+
+// TestPageSignInsLimited: the officers' sign-in forms of the pages count
+// against the same limits as the API.
+func TestPageSignInsLimited(t *testing.T) {
+	n, _, err := Open(context.Background(), Options{Dir: filepath.Join(t.TempDir(), "data"), Create: true, CA: ca.DefaultConfig(),
+		RateLimits: &api.RateLimits{PerIP: 100, PerOfficer: 2, Window: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	h := n.Handler()
+	post := func(path, user string) int {
+		req := httptest.NewRequest("POST", path, strings.NewReader("username="+user+"&password=wrong&totp=000000"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	codes := []int{post("/centre/signin", "omar"), post("/admin/signin", "omar"), post("/centre/signin", "omar")}
+	if codes[0] == 429 || codes[1] == 429 || codes[2] != 429 {
+		t.Fatalf("officer sign-ins through the pages: %v, want the third refused with 429", codes)
+	}
+	if code := post("/centre/signin", "amal"); code == 429 {
+		t.Fatal("another officer's sign-in was limited")
 	}
 }
