@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,4 +232,44 @@ func TestClientIP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// memLimiter counts in memory, for tests that need no store.
+type memLimiter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (m *memLimiter) Hit(_ context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.n[key]++
+	return m.n[key], now.Add(window), nil
+}
+
+// FuzzLimitPages feeds arbitrary sign-in bodies to the pages' limiter: no
+// panic, and the page behind it gets the body unchanged or a 429.
+func FuzzLimitPages(f *testing.F) {
+	f.Add("application/x-www-form-urlencoded", []byte("username=omar&password=x&totp=123456"))
+	f.Add("application/json", []byte(`{"ceremony_id":"c","credential":{"response":{"userHandle":"dXNlcg"}}}`))
+	f.Add("", []byte(`{"credential":[]}`))
+	f.Add("multipart/form-data; boundary=x", []byte("--x--"))
+	now := time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		var seen []byte
+		page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen, _ = io.ReadAll(r.Body) })
+		h := LimitPages(page, &memLimiter{n: map[string]int{}}, RateLimits{PerIP: 1}, func() time.Time { return now }, "/centre/signin")
+		req := httptest.NewRequest("POST", "/centre/signin", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch {
+		case len(body) > maxLimitedBody:
+			if rec.Code != 413 {
+				t.Fatalf("%d-byte body: %d", len(body), rec.Code)
+			}
+		case rec.Code != 200 || !bytes.Equal(seen, body):
+			t.Fatalf("first attempt: %d, page saw %d of %d bytes", rec.Code, len(seen), len(body))
+		}
+	})
 }
