@@ -14,9 +14,11 @@
 //   - GET /authorize: anyone; the client must be registered, the
 //     redirect_uri must equal one registered for it, and a PKCE
 //     code_challenge with method S256 is required (refused with
-//     invalid_request otherwise).
-//   - GET /login, POST /login/begin, POST /login/finish: the browser that
-//     holds the authorization request ID; finish requires a passkey
+//     invalid_request otherwise). Calls are limited per address and
+//     authorization requests per client (see Limits below).
+//   - GET /login, GET /login.js, POST /login/begin, POST /login/finish:
+//     the browser that holds the authorization request ID; finish
+//     requires a passkey
 //     assertion with user verification (enrollment.Service.FinishSignIn),
 //     and binds the request to that browser with a cookie. Every sign-in
 //     and consent is appended to the audit log.
@@ -37,6 +39,29 @@
 //   - GET /end_session: anyone with an id_token_hint the provider issued
 //     (post_logout_redirect_uri must be registered): single sign-out.
 //   - GET /signed-out: where sign-out lands without a redirect URI.
+//
+// # Limits and page policy
+//
+// Anyone may call /authorize, and each call that names a registered
+// client and redirect URI stores a pending request; /login/begin stores a
+// passkey ceremony. [Options.Limits] counts both per client address in the
+// store the replicas share (past [Limits.PerIP] the browser gets a 429
+// page with Retry-After, never a redirect, and nothing is stored), and the
+// requests created per client in each [Options.RequestTTL] (past
+// [Limits.PerClient], temporarily_unavailable at the client's verified
+// redirect URI, RFC 6749 section 4.1.2.1), so that at most twice
+// PerClient requests of one client are pending. A store that cannot count
+// refuses (503).
+//
+// The sign-in and consent pages carry a strict Content-Security-Policy
+// (default-src 'none'; scripts and fetches from the issuer only, no inline
+// script or style, no framing, forms posting only to the provider and the
+// agency's verified redirect URI) and Referrer-Policy no-referrer. Their
+// posts (login/begin, login/finish, consent) are refused with 403 when
+// the browser says they come from another origin
+// ([net/http.CrossOriginProtection], Sec-Fetch-Site and Origin), on top of
+// the SameSite=Lax cookie that binds the request to the browser that
+// signed in for it.
 //
 // # Sessions
 //

@@ -84,11 +84,52 @@ func (p *Provider) page(w http.ResponseWriter, r *http.Request, name string, a a
 		http.Error(w, "page failed", http.StatusInternalServerError)
 		return
 	}
+	setPageHeaders(w, origin(a.RedirectURI))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; frame-ancestors 'none'")
-	w.Header().Set("X-Frame-Options", "DENY")
 	w.Write(buf.Bytes())
 }
+
+// setPageHeaders sets the strict policy of the sign-in and consent pages:
+// no inline script or style, scripts and fetches from the issuer's origin
+// only, no framing, no referrer (the URL holds the request ID), and forms
+// that post only to the provider, which then redirects to the agency's
+// verified redirect URI (formTarget, its origin; Chromium checks
+// form-action on redirects too).
+func setPageHeaders(w http.ResponseWriter, formTarget string) {
+	csp := "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; style-src 'self'; " +
+		"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+	if formTarget != "" {
+		csp += " " + formTarget
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+}
+
+// origin is the scheme, host and port of a URL, as a CSP source; empty
+// for anything that is not http or https.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+//go:embed static/login.js
+var loginJS []byte
+
+// loginScript serves the sign-in page's script (the page has no inline
+// script, so that its policy can forbid it).
+var loginScript = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(loginJS)
+})
 
 // loginPage asks for the passkey, unless the browser holds a live single
 // sign-on session: then it goes straight to consent.

@@ -70,6 +70,10 @@ type Options struct {
 	// issued when a client asks for offline_access: rotation does not
 	// extend it (default 7 days).
 	RefreshTTL time.Duration
+	// Limits bound the authorization requests and passkey ceremonies
+	// that unauthenticated browsers make the provider store; the zero
+	// value counts nothing.
+	Limits Limits
 }
 
 // Provider is the OpenID Connect provider.
@@ -118,6 +122,7 @@ func New(ctx context.Context, issuer string, d Deps, o Options) (*Provider, erro
 	if o.RefreshTTL <= 0 {
 		o.RefreshTTL = 7 * 24 * time.Hour
 	}
+	o.Limits.setDefaults()
 	p := &Provider{issuer: issuer, d: d, opts: o}
 	if p.keys, err = signingKeys(ctx, d.Keys); err != nil {
 		return nil, fmt.Errorf("open oidc provider: %w", err)
@@ -170,11 +175,16 @@ func (p *Provider) Issuer() string { return p.issuer }
 // prefix stripped (http.StripPrefix("/oidc", p.Handler())).
 func (p *Provider) Handler() http.Handler {
 	mux := http.NewServeMux()
+	// Pages and the posts a person's browser makes: cross-origin posts
+	// (Sec-Fetch-Site, Origin) are refused before anything else.
+	csrf := http.NewCrossOriginProtection()
 	mux.HandleFunc("GET /login", p.loginPage)
-	mux.HandleFunc("POST /login/begin", p.loginBegin)
-	mux.HandleFunc("POST /login/finish", p.loginFinish)
+	mux.Handle("GET /login.js", loginScript)
+	mux.Handle("POST /login/begin", csrf.Handler(p.limitIP("oidc-login", http.HandlerFunc(p.loginBegin))))
+	mux.Handle("POST /login/finish", csrf.Handler(http.HandlerFunc(p.loginFinish)))
 	mux.HandleFunc("GET /consent", p.consentPage)
-	mux.HandleFunc("POST /consent", p.consent)
+	mux.Handle("POST /consent", csrf.Handler(http.HandlerFunc(p.consent)))
+	mux.Handle("/authorize", p.limitIP("oidc-authorize", p.op))
 	mux.HandleFunc("POST /oauth/token", p.token)
 	mux.HandleFunc("POST /oauth/introspect", p.token)
 	mux.HandleFunc("POST /revoke", p.token)
