@@ -9,10 +9,13 @@
 //
 // [Authority.Issue] builds a certificate from a [Request] and a [Profile]. The
 // request is first checked against the profile (key type and size, name
-// fields, national number), then the certificate is signed by a throwaway
-// key of the same algorithm and linted with zlint; only a template that passed
-// both checks can reach the real CA key (the unexported approved type), and
-// the certificate signed for real must have exactly the linted TBS bytes. The
+// fields, national number), then a copy of the certificate, under a
+// placeholder signature of the size the CA's curve gives, is linted with
+// zlint (TestLintCopyMatchesIssued shows every lint judges the copy as it
+// judges the certificate signed for real); only a template that passed both
+// checks can reach the real CA key (the unexported approved type), the
+// certificate signed for real has exactly the linted TBS bytes, and the
+// CA's signature is verified before use, against a faulty key store. The
 // certificate is stored (durably) before it is returned.
 //
 // # Why not the step-ca authority

@@ -92,9 +92,10 @@ func ParseCSR(b []byte) (*x509.CertificateRequest, error) {
 // The TBSCertificate is made once, by crypto/x509 with a fast P-256 key
 // under a copy of the issuer that carries that key (the template names the
 // issuer's signature algorithm, so the TBS is exactly what the issuer will
-// sign). The copy that zlint reads carries a signature by a throwaway key on
-// the issuer's own curve, since Mozilla's lints read the signature's
-// encoding.
+// sign). The copy that zlint reads carries a placeholder signature of the
+// size the issuer's curve gives (see [placeholderSignature]): no lint checks
+// the signature value, and the one that reads it at all, Mozilla's
+// signature encoding lint, looks only at its length.
 func (s *Service) check(req Request) (*approved, error) {
 	if err := checkKey(req.PublicKey); err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func (s *Service) check(req Request) (*approved, error) {
 		return nil, err
 	}
 	tmpl.SignatureAlgorithm = sig.alg
-	tbsKey, lintKey, err := s.throwaway(issuer.cert.PublicKey)
+	tbsKey, err := s.tbsKey()
 	if err != nil {
 		return nil, err
 	}
@@ -137,11 +138,7 @@ func (s *Service) check(req Request) (*approved, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lint copy: %w", err)
 	}
-	lintSig, err := lintKey.Sign(s.opts.rand(), sig.digest(tbs), sig.hash)
-	if err != nil {
-		return nil, fmt.Errorf("lint copy: %w", err)
-	}
-	lintDERCopy, err := assembleCertificate(tbs, sigAlg, lintSig)
+	lintDERCopy, err := assembleCertificate(tbs, sigAlg, sig.placeholder)
 	if err != nil {
 		return nil, fmt.Errorf("lint copy: %w", err)
 	}

@@ -74,34 +74,19 @@ func lintDER(der []byte, reg zl.Registry) error {
 	return nil
 }
 
-// throwaway returns the in-memory keys that make the copies zlint checks: a
-// P-256 key that lets crypto/x509 build the TBSCertificate cheaply, and a
-// key on the issuer's curve that signs the copy. They live for the life of
-// the process and certify nothing anyone will see.
-func (s *Service) throwaway(issuer crypto.PublicKey) (tbs, lint crypto.Signer, err error) {
-	pub, ok := issuer.(*ecdsa.PublicKey)
-	if !ok {
-		return nil, nil, fmt.Errorf("lint: issuer key type %T not supported", issuer)
-	}
+// tbsKey returns the in-memory P-256 key that lets crypto/x509 build the
+// TBSCertificate cheaply (see [Service.check]). It lives for the life of the
+// process and certifies nothing anyone will see: the bytes it signs are cut
+// off before the copy is linted.
+func (s *Service) tbsKey() (crypto.Signer, error) {
 	s.lintKeys.mu.Lock()
 	defer s.lintKeys.mu.Unlock()
-	if s.lintKeys.keys == nil {
-		s.lintKeys.keys = map[string]crypto.Signer{}
-	}
-	get := func(c elliptic.Curve) (crypto.Signer, error) {
-		if k, ok := s.lintKeys.keys[c.Params().Name]; ok {
-			return k, nil
-		}
-		k, err := ecdsa.GenerateKey(c, s.opts.rand())
+	if s.lintKeys.key == nil {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), s.opts.rand())
 		if err != nil {
 			return nil, fmt.Errorf("lint: throwaway key: %w", err)
 		}
-		s.lintKeys.keys[c.Params().Name] = k
-		return k, nil
+		s.lintKeys.key = k
 	}
-	if tbs, err = get(elliptic.P256()); err != nil {
-		return nil, nil, err
-	}
-	lint, err = get(pub.Curve)
-	return tbs, lint, err
+	return s.lintKeys.key, nil
 }

@@ -176,9 +176,9 @@ func (s *Service) changed(serial string) {
 	}
 }
 
-// lintKeys are the throwaway keys, one per curve, that sign the certificate
-// copies zlint checks before the real signature.
+// lintKeys holds the throwaway key that builds the TBSCertificates linted
+// before the real signature.
 type lintKeys struct {
-	mu   sync.Mutex
-	keys map[string]crypto.Signer // by curve name
+	mu  sync.Mutex
+	key crypto.Signer
 }
