@@ -29,8 +29,9 @@ type Limits struct {
 	// Window is the length of a counting window of PerIP (default 10 min).
 	Window time.Duration
 	// PerIP bounds the calls of /authorize, and separately of
-	// /login/begin, from one client address in a window (default 600: a
-	// carrier's address is shared by many phones). Over it the browser
+	// /login/begin, from one client address in a window (default 2000,
+	// as the API's sign-in limit: a carrier's address is shared by many
+	// phones). Over it the browser
 	// gets a 429 page and nothing is stored; no redirect is made, since
 	// the redirect URI is not yet checked.
 	PerIP int
@@ -51,7 +52,7 @@ func (l *Limits) setDefaults() {
 		l.Window = 10 * time.Minute
 	}
 	if l.PerIP <= 0 {
-		l.PerIP = 600
+		l.PerIP = 2000
 	}
 	if l.PerClient <= 0 {
 		l.PerClient = 50000

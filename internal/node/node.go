@@ -135,6 +135,17 @@ type Node struct {
 	limits *api.RateLimits
 }
 
+// oidcLimits bound the OpenID provider's unauthenticated requests with the
+// same counters, window and client addresses as the API's sign-in limits,
+// when serve sets them.
+func oidcLimits(st Store, l *api.RateLimits) oidc.Limits {
+	lim, ok := st.(oidc.Limiter)
+	if !ok || l == nil {
+		return oidc.Limits{}
+	}
+	return oidc.Limits{Limiter: lim, Window: l.Window, PerIP: l.PerIP, ClientIP: l.ClientIP}
+}
+
 // AuditKeyID names the custody key (ECDSA P-256) that signs the audit
 // log's checkpoints; it is created on first use.
 const AuditKeyID hsm.KeyID = "audit-log"
@@ -204,7 +215,8 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 	clients, ok := st.(oidc.Clients)
 	state, ok2 := st.(oidc.State)
 	if ok && ok2 && err == nil {
-		n.OIDC, err = oidc.New(ctx, opts.Issuer, oidc.Deps{Citizens: n.Enrollment, Clients: clients, Keys: keys, Audit: n.Audit, State: state}, oidc.Options{Clock: opts.Clock})
+		n.OIDC, err = oidc.New(ctx, opts.Issuer, oidc.Deps{Citizens: n.Enrollment, Clients: clients, Keys: keys, Audit: n.Audit, State: state},
+			oidc.Options{Clock: opts.Clock, Limits: oidcLimits(st, opts.RateLimits)})
 	}
 	if err != nil {
 		st.Close()
