@@ -156,9 +156,13 @@ func (s *Service) check(req Request) (*approved, error) {
 // signature (a faulty signer must not produce a certificate), and stores the
 // certificate before returning it.
 func (s *Service) issue(ctx context.Context, ok *approved) (*x509.Certificate, error) {
-	signature, err := ok.issuer.key.Sign(s.opts.rand(), ok.sig.digest(ok.tbs), ok.sig.hash)
+	digest := ok.sig.digest(ok.tbs)
+	signature, err := ok.issuer.key.Sign(s.opts.rand(), digest, ok.sig.hash)
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
+	}
+	if !verifyECDSA(ok.issuer.cert.PublicKey, digest, signature) {
+		return nil, fmt.Errorf("sign certificate: the CA key's signature does not verify under %s's public key", ok.issuer.name)
 	}
 	der, err := assembleCertificate(ok.tbs, ok.sigAlg, signature)
 	if err != nil {
@@ -167,9 +171,6 @@ func (s *Service) issue(ctx context.Context, ok *approved) (*x509.Certificate, e
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
-	}
-	if err := cert.CheckSignatureFrom(ok.issuer.cert); err != nil {
-		return nil, fmt.Errorf("sign certificate: the CA key's signature does not verify: %w", err)
 	}
 	rec := store.Certificate{
 		Serial:    SerialString(cert.SerialNumber),

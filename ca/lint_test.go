@@ -7,9 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/asn1"
+	"io"
 	"math/big"
 	"testing"
 
+	"github.com/thiqa/thiqa/store"
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
 	zl "github.com/zmap/zlint/v3/lint"
@@ -115,5 +117,64 @@ func TestPlaceholderSignature(t *testing.T) {
 				t.Errorf("%s: %v outside 1..n-1", tc.curve.Params().Name, x)
 			}
 		}
+	}
+}
+
+// faultySigner is a CA key store gone wrong: it signs with another key,
+// or returns bytes that are no signature.
+type faultySigner struct {
+	crypto.Signer
+	sign func(digest []byte) ([]byte, error)
+}
+
+func (f faultySigner) Sign(_ io.Reader, digest []byte, _ crypto.SignerOpts) ([]byte, error) {
+	return f.sign(digest)
+}
+
+// TestFaultyCAKeyRefused checks that a certificate whose real signature
+// does not verify under the issuing CA's public key is neither stored nor
+// returned.
+func TestFaultyCAKeyRefused(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	ca := env.svc.auth[CitizenCA]
+	good := ca.key
+	other := ecKey(t, elliptic.P384())
+	faults := map[string]func(digest []byte) ([]byte, error){
+		"another key": func(d []byte) ([]byte, error) { return other.Sign(rand.Reader, d, crypto.SHA384) },
+		"other digest": func(d []byte) ([]byte, error) {
+			d = append([]byte(nil), d...)
+			d[0] ^= 1
+			return good.Sign(rand.Reader, d, crypto.SHA384)
+		},
+		"bit flip": func(d []byte) ([]byte, error) {
+			s, err := good.Sign(rand.Reader, d, crypto.SHA384)
+			s[len(s)-1] ^= 1
+			return s, err
+		},
+		"not DER": func([]byte) ([]byte, error) { return []byte("signature"), nil },
+		"empty":   func([]byte) ([]byte, error) { return nil, nil },
+	}
+	before, err := env.svc.List(ctx, CitizenCA, store.Page{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, fault := range faults {
+		ca.key = faultySigner{Signer: good, sign: fault}
+		c, err := env.svc.Issue(ctx, Request{Profile: CitizenSigning, PublicKey: ecKey(t, elliptic.P256()).Public(), Subject: citizen()})
+		if err == nil || c != nil {
+			t.Errorf("%s: issued a certificate (%t), err %v", name, c != nil, err)
+		}
+	}
+	ca.key = good
+	after, err := env.svc.List(ctx, CitizenCA, store.Page{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("%d certificates stored by a faulty CA key", len(after)-len(before))
+	}
+	if _, err := env.svc.Issue(ctx, Request{Profile: CitizenSigning, PublicKey: ecKey(t, elliptic.P256()).Public(), Subject: citizen()}); err != nil {
+		t.Fatalf("the good key: %v", err)
 	}
 }
