@@ -270,3 +270,45 @@ func TestRunWorker(t *testing.T) {
 		t.Fatal("Run did not stop with its context")
 	}
 }
+
+// TestWebhookNoRedirect: a receiver answering with a redirect is not
+// followed; the attempt counts as failed and will be retried.
+func TestWebhookNoRedirect(t *testing.T) {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "thiqa.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var elsewhere atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer target.Close()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
+	}))
+	defer hook.Close()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
+	err = st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+		if err := tx.InsertAgency(store.Agency{ID: "ag", Name: "Agency", WebhookURL: hook.URL, WebhookSecret: []byte("s"), Created: now}); err != nil {
+			return err
+		}
+		_, err := tx.PutWebhook(store.WebhookDelivery{ID: "d1", Agency: "ag", RequestID: "r1", Body: []byte(`{}`),
+			Created: now, State: store.WebhookPending, NextAttempt: now})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := signing.New(st, noApprover{}, noTrust{}, signing.Options{Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := svc.DeliverWebhooks(ctx); n != 1 || err != nil {
+		t.Fatalf("DeliverWebhooks = %d, %v", n, err)
+	}
+	var d store.WebhookDelivery
+	st.SigningView(ctx, func(tx store.SigningTx) (err error) { d, err = tx.Webhook("d1"); return err })
+	if elsewhere.Load() != 0 || d.State != store.WebhookPending || d.LastStatus != http.StatusTemporaryRedirect || d.Attempts != 1 {
+		t.Fatalf("redirect followed %d times; delivery %+v", elsewhere.Load(), d)
+	}
+}

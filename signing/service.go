@@ -76,7 +76,8 @@ type Options struct {
 	// stretches every approval's latency.
 	MaxConcurrent int
 	// Webhooks sends the agencies' webhooks (default a client with a 10 s
-	// timeout); nil Clock means time.Now, nil Rand crypto/rand.
+	// timeout that follows no redirect: a 3xx counts as a failed attempt);
+	// nil Clock means time.Now, nil Rand crypto/rand.
 	Webhooks *http.Client
 	// WebhookAttempts is how many times a webhook is tried before it is
 	// marked failed (default 8); the n-th retry waits about WebhookBackoff
@@ -138,7 +139,10 @@ func New(st Store, ra Approver, trust Trust, opts Options) (*Service, error) {
 		opts.ApprovalTTL = enrollment.MaxApprovalTTL
 	}
 	if opts.Webhooks == nil {
-		opts.Webhooks = &http.Client{Timeout: 10 * time.Second}
+		// Redirects are not followed: a receiver could otherwise send the
+		// signed body on to a host the operator never registered.
+		opts.Webhooks = &http.Client{Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
