@@ -36,6 +36,14 @@ type sig struct {
 	locks      *fieldLock
 	imprint    []byte // the signature value, which its time-stamps cover
 	cert       *x509.Certificate
+	tokens     []token // the time-stamp tokens of rep.Timestamps checked here
+}
+
+// token is a time-stamp token of a signature: its entry in
+// rep.Timestamps and the TSA chain built for it.
+type token struct {
+	idx   int
+	chain []*x509.Certificate
 }
 
 type poe struct {

@@ -55,7 +55,13 @@
 // best-signature-time; older "good" statuses give TRY_LATER. Validity
 // periods and revocation follow a chain (shell) model at the
 // best-signature-time: a time-stamp is a proof of existence only when its
-// TSA chains to a trust anchor.
+// TSA chains to a trust anchor and its TSA certificate was not revoked at
+// or before the time it vouches for; a TSA revoked later voids its
+// tokens (Timestamp.SubIndication REVOKED_NO_POE) unless the reason rules
+// out a key compromise (RFC 3161 section 4) or a later trusted document
+// time-stamp proves the token existed before the revocation. A document
+// time-stamp whose token is so voided is itself TOTAL-FAILED/REVOKED or
+// INDETERMINATE/REVOKED_NO_POE.
 //
 // Certificates with negative serial numbers (common in older documents)
 // parse only when the binary sets GODEBUG x509negativeserial=1, as

@@ -142,6 +142,7 @@ func (d *doc) checkIntegrity(s *sig) {
 		for _, tok := range vals {
 			ts := d.checkToken(tok, si.Signature, "signature")
 			s.rep.Timestamps = append(s.rep.Timestamps, ts.Timestamp)
+			s.tokens = append(s.tokens, token{len(s.rep.Timestamps) - 1, ts.chain})
 			if ts.Valid {
 				s.sigTS = true
 			}
@@ -164,7 +165,8 @@ func (d *doc) checkIntegrity(s *sig) {
 
 type tsResult struct {
 	Timestamp
-	cert *x509.Certificate
+	cert  *x509.Certificate
+	chain []*x509.Certificate
 }
 
 // checkDocTimestamp validates a document time-stamp (ETSI.RFC3161).
@@ -199,6 +201,7 @@ func (d *doc) checkDocTimestamp(s *sig) {
 	s.hashOK = true
 	ts := d.checkToken(s.contents, nil, "document")
 	s.rep.Timestamps = append(s.rep.Timestamps, ts.Timestamp)
+	s.tokens = append(s.tokens, token{len(s.rep.Timestamps) - 1, ts.chain})
 	s.rep.SignatureAlgorithm = sd.Signers[0].Algorithm()
 	if ts.cert != nil {
 		s.rep.Signer = ptr(certSummary(ts.cert))
@@ -283,6 +286,7 @@ func (d *doc) checkToken(tok, imprintOf []byte, kind string) tsResult {
 	}
 	res.Valid = true
 	chain, trusted, _ := d.buildChain(cert)
+	res.chain = chain
 	res.Trusted = trusted && validAt(chain, res.Time)
 	if !res.Trusted {
 		if trusted {

@@ -137,6 +137,15 @@ type Timestamp struct {
 	Valid   bool      `json:"valid"`
 	Trusted bool      `json:"trusted"`
 	Problem string    `json:"problem,omitempty"`
+	// SubIndication says, in EN 319 102-1 terms, why a valid token gives
+	// no proof of existence: REVOKED when its TSA certificate was revoked
+	// at or before the time the token vouches for, REVOKED_NO_POE (or
+	// REVOKED_CA_NO_POE) when revoked later for a reason that may mean a
+	// key compromise and nothing proves the token existed before.
+	SubIndication SubIndication `json:"sub_indication,omitempty"`
+	// TSARevocation is the revocation status of the TSA's chain (not of
+	// the trust anchor), for tokens whose TSA chains to one.
+	TSARevocation []Revocation `json:"tsa_revocation,omitempty"`
 }
 
 // Revocation is the revocation status found for one certificate of a

@@ -151,6 +151,7 @@ type certStatus struct {
 	source     string
 	thisUpdate time.Time
 	revokedAt  time.Time
+	reason     int // RFC 5280 CRLReason; 0 also when absent
 }
 
 // status finds the revocation status of cert (issued by issuer) in the
@@ -216,7 +217,7 @@ func (d *doc) check(it *revItem, cert, issuer *x509.Certificate) (certStatus, bo
 		}
 		for _, e := range l.RevokedCertificateEntries {
 			if e.SerialNumber != nil && e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
-				return certStatus{status: "revoked", source: "crl/" + it.source, thisUpdate: l.ThisUpdate, revokedAt: e.RevocationTime}, true
+				return certStatus{status: "revoked", source: "crl/" + it.source, thisUpdate: l.ThisUpdate, revokedAt: e.RevocationTime, reason: e.ReasonCode}, true
 			}
 		}
 		return certStatus{status: "good", source: "crl/" + it.source, thisUpdate: l.ThisUpdate}, true
@@ -241,7 +242,7 @@ func (d *doc) check(it *revItem, cert, issuer *x509.Certificate) (certStatus, bo
 	case ocsp.Good:
 		return certStatus{status: "good", source: "ocsp/" + it.source, thisUpdate: r.ThisUpdate}, true
 	case ocsp.Revoked:
-		return certStatus{status: "revoked", source: "ocsp/" + it.source, thisUpdate: r.ThisUpdate, revokedAt: r.RevokedAt}, true
+		return certStatus{status: "revoked", source: "ocsp/" + it.source, thisUpdate: r.ThisUpdate, revokedAt: r.RevokedAt, reason: r.RevocationReason}, true
 	}
 	return certStatus{}, false
 }

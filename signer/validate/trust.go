@@ -109,7 +109,7 @@ func (d *doc) checkTrust(s *sig) {
 		}
 		if d.now.After(cc.NotAfter) {
 			if !hasPOE || best.After(cc.NotAfter) {
-				msg := fmt.Sprintf("%s expired on %s and no time-stamp proves the signature was made before", who, cc.NotAfter.UTC().Format(time.RFC3339))
+				msg := fmt.Sprintf("%s expired on %s and no time-stamp proves the signature was made before%s", who, cc.NotAfter.UTC().Format(time.RFC3339), s.rejectedTokens())
 				if hasPOE {
 					msg = fmt.Sprintf("%s expired on %s, before the earliest time-stamp (%s)", who, cc.NotAfter.UTC().Format(time.RFC3339), best.Format(time.RFC3339))
 				}
@@ -169,7 +169,7 @@ func (d *doc) checkRevocation(s *sig, chain []*x509.Certificate, best time.Time,
 				if i > 0 {
 					sub = RevokedCANoPOE
 				}
-				s.setVerdict(Indeterminate, sub, fmt.Sprintf("%s was revoked on %s and nothing proves the signature was made before", who, at))
+				s.setVerdict(Indeterminate, sub, fmt.Sprintf("%s was revoked on %s and nothing proves the signature was made before%s", who, at, s.rejectedTokens()))
 			}
 			return
 		case "good":

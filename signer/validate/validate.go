@@ -138,6 +138,7 @@ func (d *doc) run() {
 		}
 		d.checkIntegrity(s)
 	}
+	d.checkTSURevocation()
 	d.findDocMDP()
 	d.analyseModifications()
 	for _, s := range d.sigs {
