@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
@@ -121,5 +122,51 @@ func TestTSURevocation(t *testing.T) {
 			}
 			t.Logf("%s", s.Explanation.EN)
 		})
+	}
+}
+
+// TestTSURevokedAfterArchived checks that a signature time-stamp whose
+// TSU was later revoked for key compromise still proves the signature's
+// existence when a document time-stamp from another, unrevoked TSU made
+// before the revocation covers it.
+func TestTSURevokedAfterArchived(t *testing.T) {
+	p := testpki.New(t, nil)
+	p2 := testpki.New(t, nil)
+	p.Revoke(p.Signer, p.Now.Add(time.Hour))
+	p.Revoke(p.TSA, p.Now.Add(30*time.Minute))
+	signed := sign(t, makePDF(t, 1), p.SignerKey, signOpts(p, signer.LevelBLT))
+	vt := p.Now.Add(2 * time.Hour)
+	anchors := []*x509.Certificate{p.Root, p2.Root}
+
+	// Without the archive time-stamp the revoked TSU proves nothing.
+	rep := validate(t, signed, &Options{TrustAnchors: anchors, Time: vt})
+	if s := rep.Signatures[0]; s.SubIndication != RevokedNoPOE {
+		t.Fatalf("without archive: %s/%s, want INDETERMINATE/REVOKED_NO_POE", s.Indication, s.SubIndication)
+	}
+
+	renewed, err := signer.Renew(context.Background(), bytes.NewReader(signed), int64(len(signed)), &signer.Options{
+		Timestamper: signer.TimestamperFunc(p2.Authority.Token),
+		Revocation:  rawRevocation{p},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := renewed.WriteTo(&out); err != nil {
+		t.Fatal(err)
+	}
+	rep = validate(t, out.Bytes(), &Options{TrustAnchors: anchors, Time: vt})
+	for _, s := range rep.Signatures {
+		t.Logf("%s %s %s/%s %v", s.ID, s.Kind, s.Indication, s.SubIndication, s.Findings)
+	}
+	s := rep.Signatures[0]
+	if s.Indication != TotalPassed {
+		t.Errorf("signature %s/%s, want TOTAL-PASSED", s.Indication, s.SubIndication)
+	}
+	if ts := s.Timestamps[0]; ts.Kind != "signature" || !ts.Trusted || ts.SubIndication != "" {
+		t.Errorf("signature time-stamp %+v, want trusted", ts)
+	}
+	if !s.BestSignatureTime.Equal(p.Now) {
+		t.Errorf("best signature time %v, want %v", s.BestSignatureTime, p.Now)
 	}
 }
