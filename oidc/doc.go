@@ -27,7 +27,8 @@
 //   - POST /oauth/token: confidential clients only (client_secret_basic,
 //     client_secret_post or private_key_jwt); the code is single use across
 //     every replica, expires after [Options.CodeTTL] and needs the PKCE
-//     verifier; a replayed code revokes the tokens issued from it. A client
+//     verifier; a replayed code revokes the tokens issued from it (see
+//     Codes exchanged twice). A client
 //     assertion is used once (its jti is remembered in the shared state)
 //     and must verify, or the answer is invalid_client. grant_type
 //     refresh_token rotates the refresh token (see Refresh tokens).
@@ -94,6 +95,21 @@
 // deployment secret, which every replica shares. Expired entries are purged
 // as requests come in ([Provider.Purge] does it on demand). Relying parties
 // and the deployment secret are in the store too.
+//
+// # Codes exchanged twice
+//
+// An exchange claims its code atomically in the shared state, stores the
+// tokens, then marks the code redeemed. Of exchanges of one code racing
+// each other (on two replicas, or a client's retry) exactly one claims it
+// and gets the tokens; the others are refused with invalid_grant and
+// revoke nothing, since nothing was issued from the code when they came.
+// Once the code is redeemed (or a minute after its claim, should the
+// exchange that claimed it never finish) the code coming back is a
+// replay: refused, audited (oidc-code-replayed), and every token issued
+// from it is revoked, as the OAuth 2.0 Security BCP asks (RFC 9700
+// section 4.5.3.1). An exchange whose code was revoked or signed out
+// while it stored its tokens deletes them and fails, so no token outlives
+// its code's revocation.
 //
 // # Refresh tokens
 //

@@ -47,6 +47,10 @@ type authRequest struct {
 	// CodeIssued is when the code was issued (the code itself is kept
 	// only as the key of its store.OIDCCode entry, hashed).
 	CodeIssued time.Time
+
+	// codeKey is the key of the code being exchanged for this request,
+	// set by AuthRequestByCode (never stored).
+	codeKey string
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)
@@ -73,13 +77,30 @@ var amr = []string{"hwk", "user", "mfa"}
 // code is the document of a store.OIDCCode entry.
 type code struct {
 	Issued time.Time
-	// Used is set by the one exchange that consumes the code; the entry
-	// then stays as long as tokens issued from it may live, so that a
-	// replay revokes them.
-	Used bool
+	// Used is set, at Claimed, by the one exchange that consumes the
+	// code, and Redeemed once the tokens it issues are stored; the entry
+	// then stays as long as those tokens may live, so that a replay
+	// revokes them. Between the two, for at most exchangeWindow, the
+	// code coming back is an exchange racing the first one (another
+	// replica, a client's retry): it is refused and revokes nothing.
+	Used, Redeemed bool
+	Claimed        time.Time `json:",omitzero"`
 	// Offline: the request asked for offline_access (refresh tokens may
 	// be issued from the code).
 	Offline bool
+}
+
+// exchangeWindow bounds how long an exchange may take between claiming
+// its code and storing its tokens. A code that comes back later than
+// that after its claim is a replay even if the first exchange never
+// finished (its replica stopped): it revokes whatever the grant holds,
+// and the first exchange, if it does go on, then fails.
+const exchangeWindow = time.Minute
+
+// inFlight reports whether the code is claimed by an exchange that may
+// still be storing its tokens.
+func (d *code) inFlight(now time.Time) bool {
+	return d.Used && !d.Redeemed && !d.Claimed.IsZero() && now.Sub(d.Claimed) < exchangeWindow
 }
 
 // session is a citizen's single sign-on session in one browser, the
@@ -188,25 +209,38 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 	return &a, nil
 }
 
-// errCodeUsed: the code was exchanged before.
-var errCodeUsed = errors.New("authorization code used before")
+// errCodeUsed: the code was exchanged before; errCodeInFlight: another
+// exchange of the code is storing its tokens.
+var (
+	errCodeUsed     = errors.New("authorization code used before")
+	errCodeInFlight = errors.New("authorization code being exchanged by another request")
+)
 
-// AuthRequestByCode consumes the code, once across every replica. A
-// replayed code finds it used: the tokens issued from it are revoked
-// (OAuth 2.0 Security BCP, RFC 9700 section 4.5.3.1).
+// AuthRequestByCode consumes the code, once across every replica. Of
+// exchanges racing for it exactly one wins; the others are refused and
+// revoke nothing, as the winner has issued nothing yet. A code replayed
+// after the winner stored its tokens (or after exchangeWindow) revokes
+// the tokens issued from it (OAuth 2.0 Security BCP, RFC 9700 section
+// 4.5.3.1).
 func (s *storage) AuthRequestByCode(ctx context.Context, c string) (op.AuthRequest, error) {
 	now := s.p.now()
 	d, e, err := update(ctx, s, store.OIDCCode, hashKey(c), func(e *store.OIDCEntry, d *code) error {
+		if d.inFlight(now) {
+			return errCodeInFlight
+		}
 		if d.Used {
 			return errCodeUsed
 		}
 		if now.Sub(d.Issued) > s.p.opts.CodeTTL {
 			return errors.New("authorization code expired")
 		}
-		d.Used = true
+		d.Used, d.Claimed = true, now
 		e.Expires = now.Add(s.p.familyTTL(d.Offline))
 		return nil
 	})
+	if errors.Is(err, errCodeInFlight) {
+		return nil, err
+	}
 	if errors.Is(err, errCodeUsed) {
 		s.revokeGrant(ctx, e, "oidc-code-replayed")
 		return nil, errors.New("authorization code used before: the tokens issued from it are revoked")
@@ -218,7 +252,28 @@ func (s *storage) AuthRequestByCode(ctx context.Context, c string) (op.AuthReque
 	if err != nil || a.CodeIssued.IsZero() || !a.CodeIssued.Equal(d.Issued) {
 		return nil, errors.New("authorization code expired")
 	}
+	a.codeKey = e.Key
 	return &a, nil
+}
+
+// redeemed records that the tokens exchanged for a's code are stored:
+// from now on the code coming back is a replay that revokes them. A code
+// gone meanwhile (a replay past exchangeWindow revoked the grant, or the
+// citizen signed out) takes the tokens just stored with it, and the
+// exchange fails.
+func (s *storage) redeemed(ctx context.Context, a *authRequest) error {
+	_, _, err := update(ctx, s, store.OIDCCode, a.codeKey, func(_ *store.OIDCEntry, d *code) error {
+		if !d.Used || d.Redeemed {
+			return errCodeUsed
+		}
+		d.Redeemed = true
+		return nil
+	})
+	if err != nil {
+		s.st.DeleteOIDCByGrant(ctx, a.ID)
+		return oidc.ErrInvalidGrant().WithDescription("authorization code revoked during the exchange")
+	}
+	return nil
 }
 
 // revokeGrant deletes every token descending from e's grant and audits

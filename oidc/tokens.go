@@ -67,7 +67,14 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if !ok {
 		return "", time.Time{}, oidc.ErrUnsupportedGrantType()
 	}
-	return s.putAccess(ctx, tokenFrom(a), a.ID)
+	id, exp, err := s.putAccess(ctx, tokenFrom(a), a.ID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.redeemed(ctx, a); err != nil {
+		return "", time.Time{}, err
+	}
+	return id, exp, nil
 }
 
 // refreshRequest is a refresh token presented at the token endpoint.
@@ -142,6 +149,11 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	id, exp, err := s.putAccess(ctx, t, grant)
 	if err != nil {
 		return "", "", time.Time{}, err
+	}
+	if a, ok := req.(*authRequest); ok {
+		if err := s.redeemed(ctx, a); err != nil {
+			return "", "", time.Time{}, err
+		}
 	}
 	return id, refresh, exp, nil
 }
