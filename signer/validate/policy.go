@@ -151,6 +151,9 @@ func (d *doc) judgeModifications(s *sig) {
 			if m.CoversContent {
 				what += " covering signed content"
 			}
+			if locked {
+				what += " locked by a signature (FieldMDP)"
+			}
 			bad = append(bad, fmt.Sprintf("revision %d: %s", m.Revision, what))
 			if locked || (d.docMDP > 0 && m.Revision-1 > d.certRev) || (m.Kind == ModSignatureChanged && m.Object == s.dictRef.Num) {
 				fail = true
