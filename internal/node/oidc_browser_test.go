@@ -449,4 +449,3 @@ func TestOIDCSignInInChromium(t *testing.T) {
 		t.Fatalf("refused consent reached the portal as %+v, want access_denied with the state", r)
 	}
 }
-
