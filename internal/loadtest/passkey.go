@@ -153,8 +153,10 @@ func SignIn(weight int, all []*Phone) Op {
 // phones' citizens to sign pdf (POST /api/v1/sign-requests), and the
 // citizen, signed in with the passkey when it has no session yet,
 // approves it with the passkey (approval/begin and /finish); the request
-// must end signed.
-func Approve(weight int, agencyKey string, pdf []byte, all []*Phone) Op {
+// must end signed. signed, when not nil, is told the ID of each request
+// the server acknowledged as signed (a crash test then checks that none
+// is lost).
+func Approve(weight int, agencyKey string, pdf []byte, all []*Phone, signed func(id string)) Op {
 	p := &phones{all: all}
 	return Op{Name: "approve", Weight: weight, Do: func(ctx context.Context, c *http.Client, base string) error {
 		if len(p.all) == 0 {
@@ -198,6 +200,9 @@ func Approve(weight int, agencyKey string, pdf []byte, all []*Phone) Op {
 		}
 		if req.State != "signed" {
 			return fmt.Errorf("approve: request %s is %s, want signed", req.ID, req.State)
+		}
+		if signed != nil {
+			signed(req.ID)
 		}
 		return nil
 	}}

@@ -50,7 +50,7 @@ func TestSignInAndApprovalWorkload(t *testing.T) {
 	srv := httptest.NewServer(n.Handler())
 	t.Cleanup(srv.Close)
 	res, err := loadtest.Run(ctx, loadtest.Config{Base: srv.URL, Workers: 4, MaxOps: 30, For: 2 * time.Minute, Seed: 3,
-		Ops: []loadtest.Op{loadtest.SignIn(2, phones), loadtest.Approve(1, key.Key, pdf, phones)}})
+		Ops: []loadtest.Op{loadtest.SignIn(2, phones), loadtest.Approve(1, key.Key, pdf, phones, nil)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/descope/virtualwebauthn"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/thiqa/thiqa/ca"
+	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/internal/loadtest"
+	"github.com/thiqa/thiqa/internal/node"
+	"github.com/thiqa/thiqa/signing"
+	"github.com/thiqa/thiqa/store"
+)
+
+// TestCrashUnderPasskeyLoad kills thiqa serve with SIGKILL while citizens
+// sign in and approve agencies' sign requests with their passkeys
+// (internal/loadtest's SignIn and Approve over loopback HTTP), restarts it,
+// and checks that every request acknowledged as signed is signed with its
+// signed PDF, that the citizens sign in again, and that the audit log
+// verifies. The load is bounded: at most 400 operations or 2 minutes.
+func TestCrashUnderPasskeyLoad(t *testing.T) {
+	ctx := context.Background()
+	data := filepath.Join(t.TempDir(), "data")
+	phones, agencyKey := passkeyCitizens(t, data, 4)
+	_, file, _, _ := runtime.Caller(0)
+	pdf, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "inputs", "pdfsign", "testfile20.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	srv, _ := serve(t, data, addr)
+	base := "http://" + addr
+
+	var (
+		mu     sync.Mutex
+		signed []string
+	)
+	load, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		loadtest.Run(load, loadtest.Config{Base: base, Workers: 4, MaxOps: 400, For: 2 * time.Minute,
+			Ops: []loadtest.Op{loadtest.SignIn(1, phones), loadtest.Approve(2, agencyKey, pdf, phones, func(id string) {
+				mu.Lock()
+				signed = append(signed, id)
+				mu.Unlock()
+			})}})
+	}()
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(signed) >= 8 })
+	if err := srv.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Wait()
+	mu.Lock()
+	acked := append([]string(nil), signed...)
+	mu.Unlock()
+	stop()
+	<-done
+
+	srv2, _ := serve(t, data, addr)
+	for _, id := range acked {
+		var view struct {
+			State string `json:"state"`
+		}
+		getJSONAuth(t, base+"/api/v1/sign-requests/"+id, agencyKey, &view)
+		if view.State != store.SignSigned {
+			t.Fatalf("request %s acknowledged as signed is %q after the crash", id, view.State)
+		}
+		if b := getAuth(t, base+"/api/v1/sign-requests/"+id+"/documents/0/signed", agencyKey); !strings.HasPrefix(string(b), "%PDF") || len(b) <= len(pdf) {
+			t.Fatalf("signed PDF of %s after the crash: %d bytes", id, len(b))
+		}
+	}
+	res, err := loadtest.Run(ctx, loadtest.Config{Base: base, Workers: 2, MaxOps: 8, Ops: []loadtest.Op{loadtest.SignIn(1, phones)}})
+	if err != nil || res.Ops["signin"].Errors != 0 {
+		t.Fatalf("sign-ins after the restart: %+v, %v", res.Ops["signin"], err)
+	}
+	srv2.Process.Signal(os.Interrupt)
+	srv2.Wait()
+	if out, code := run(t, nil, "--data", data, "audit", "verify"); code != 0 || !strings.Contains(out, "OK ") {
+		t.Fatalf("audit verify after the crash: exit %d\n%s", code, out)
+	}
+	t.Logf("%d approvals acknowledged before SIGKILL, all signed after the restart", len(acked))
+}
+
+// passkeyCitizens creates the data directory and, with the server stopped,
+// count activated citizens with virtual phones and an agency; it returns
+// the phones and the agency's API key.
+func passkeyCitizens(t *testing.T, data string, count int) ([]*loadtest.Phone, string) {
+	t.Helper()
+	ctx := context.Background()
+	n, _, err := node.Open(ctx, node.Options{Dir: data, Create: true, CA: ca.DefaultConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	root := enrollment.Operator("root")
+	if _, err := n.Enrollment.CreateCentre(ctx, root, store.Centre{Code: "AMM-01", NameAr: "عمان", NameEn: "Amman", Governorate: "Amman"}); err != nil {
+		t.Fatal(err)
+	}
+	const pw = "correct horse battery staple"
+	enr, err := n.Enrollment.CreateOfficer(ctx, root, enrollment.NewOfficer{Username: "omar", Role: store.RoleOfficer, Centre: "AMM-01", Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := otp.NewKeyFromURL(enr.TOTPURL)
+	code, _ := totp.GenerateCode(k.Secret(), time.Now())
+	_, officer, err := n.Enrollment.OfficerSignIn(ctx, "omar", pw, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}
+	var phones []*loadtest.Phone
+	for i := range count {
+		nid := fmt.Sprintf("98655500%02d", i)
+		e, err := n.Enrollment.Enrol(ctx, officer, enrollment.Proofing{NationalID: nid, GivenName: "Layla", Surname: "Haddad",
+			GivenNameAr: "ليلى", SurnameAr: "حداد", DateOfBirth: "1990-04-12", DocType: "national-id-card", DocNumber: "ab123456",
+			DocExpiry: "2035-01-01", DocCheck: "pass", FaceMatch: "pass"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := n.Enrollment.BeginActivation(ctx, nid, e.Code.Code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ao, err := virtualwebauthn.ParseAttestationOptions(string(ch.Options))
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth := virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(ao.UserID)})
+		cred := fullLengthCredential(t)
+		resp := virtualwebauthn.CreateAttestationResponse(rp, auth, cred, *ao)
+		auth.AddCredential(cred)
+		if _, err := n.Enrollment.FinishActivation(ctx, ch.CeremonyID, "phone", []byte(resp)); err != nil {
+			t.Fatal(err)
+		}
+		phones = append(phones, &loadtest.Phone{NationalID: nid, RP: rp, Auth: auth, Cred: cred})
+	}
+	key, err := n.Signing.AddAgency(ctx, signing.NewAgency{Name: "Crash Agency", Scopes: []string{signing.ScopeSignRequests}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return phones, key.Key
+}
+
+func getAuth(t *testing.T, url, token string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, b.String())
+	}
+	return []byte(b.String())
+}
+
+func getJSONAuth(t *testing.T, url, token string, v any) {
+	t.Helper()
+	if err := json.Unmarshal(getAuth(t, url, token), v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
