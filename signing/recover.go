@@ -107,8 +107,14 @@ func (s *Service) Run(ctx context.Context, poll time.Duration, report func(error
 		if _, err := s.Recover(ctx); err != nil && ctx.Err() == nil {
 			report(err)
 		}
-		if _, err := s.DeliverWebhooks(ctx); err != nil && ctx.Err() == nil {
-			report(err)
+		for {
+			n, err := s.DeliverWebhooks(ctx)
+			if err != nil && ctx.Err() == nil {
+				report(err)
+			}
+			if err != nil || n < webhookBatch {
+				break
+			}
 		}
 		select {
 		case <-ctx.Done():

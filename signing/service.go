@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/thiqa/thiqa/enrollment"
@@ -106,6 +107,9 @@ type Service struct {
 	slots chan struct{}
 	// worker names this service's webhook leases.
 	worker string
+	// kicking is set while a delivery round started by kick runs, and
+	// kickAgain when another commit queued a webhook since it began.
+	kicking, kickAgain atomic.Bool
 }
 
 // acquire waits for a slot to prepare or sign, or for ctx to end.

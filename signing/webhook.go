@@ -80,15 +80,42 @@ func (s *Service) enqueueWebhook(tx store.SigningTx, r store.SignRequest) (bool,
 }
 
 // kick delivers what is due in the background, right after a commit that
-// queued a webhook (Wait waits for it).
+// queued a webhook (Wait waits for it). Kicks that come while a delivery
+// round runs are folded into one more round, so that a burst of approvals
+// does not start a claiming transaction each.
 func (s *Service) kick() {
+	s.kickAgain.Store(true)
+	if !s.kicking.CompareAndSwap(false, true) {
+		return // the running round will go again
+	}
 	s.hooks.Add(1)
 	go func() {
 		defer s.hooks.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.WebhookLease)
-		defer cancel()
-		s.DeliverWebhooks(ctx)
+		for {
+			for s.kickAgain.Swap(false) {
+				s.deliverAllDue()
+			}
+			s.kicking.Store(false)
+			// A kick between the last round and the release: go again,
+			// unless it started its own round.
+			if !s.kickAgain.Load() || !s.kicking.CompareAndSwap(false, true) {
+				return
+			}
+		}
 	}()
+}
+
+// deliverAllDue delivers due webhooks batch after batch until a batch is
+// not full.
+func (s *Service) deliverAllDue() {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.WebhookLease)
+		n, err := s.DeliverWebhooks(ctx)
+		cancel()
+		if err != nil || n < webhookBatch {
+			return
+		}
+	}
 }
 
 // webhookBatch bounds the deliveries one worker claims at once.
