@@ -53,16 +53,6 @@ func signatureOf(pub crypto.PublicKey) (sigSpec, error) {
 	return sigSpec{}, fmt.Errorf("issuer curve %s not supported", k.Curve.Params().Name)
 }
 
-// verifyECDSA reports whether signature is a valid ASN.1 ECDSA signature
-// of digest under pub. The CA checks its own key's signatures with it
-// before a certificate leaves: a faulty key store must not produce one.
-// The digest is the one the key signed, so nothing is parsed or hashed
-// again.
-func verifyECDSA(pub crypto.PublicKey, digest, signature []byte) bool {
-	k, ok := pub.(*ecdsa.PublicKey)
-	return ok && ecdsa.VerifyASN1(k, digest, signature)
-}
-
 // placeholderSignature is the signatureValue of the certificate copies
 // that zlint reads before the CA key signs: an ECDSA-Sig-Value whose r and
 // s are both n-1, the group order less one. It is well-formed DER, in
