@@ -31,16 +31,22 @@ var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 // texts are a page's words in one language.
 type texts struct {
 	Title, Intro, Button, Switch, Failed, ConsentTitle, Asks, Allow, Deny string
-	Claims                                                                map[string]string
+	// Why a sign-in failed: the server refused the passkey, the browser
+	// gave none (cancelled, timed out, user verification failed), too
+	// many attempts, the request expired.
+	Refused, Cancelled, Limited, Expired string
+	Claims                               map[string]string
 }
 
 var words = map[string]texts{
 	"ar": {Title: "الدخول بهوية ثقة الرقمية", Intro: "للمتابعة إلى", Button: "الدخول بمفتاح المرور", Switch: "English",
-		Failed: "تعذر الدخول:", ConsentTitle: "الموافقة على مشاركة البيانات", Asks: "تطلب البيانات التالية:", Allow: "موافق", Deny: "رفض",
+		Failed: "تعذر الدخول:", Refused: "لم يُقبل مفتاح المرور. حاول مرة أخرى.", Cancelled: "لم يُستخدم مفتاح المرور: أُلغي أو انتهى الوقت أو لم يتم التحقق منك.",
+		Limited: "محاولات كثيرة من هذا الجهاز. حاول لاحقاً.", Expired: "انتهت مهلة طلب الدخول. عد إلى موقع الجهة وابدأ من جديد.", ConsentTitle: "الموافقة على مشاركة البيانات", Asks: "تطلب البيانات التالية:", Allow: "موافق", Deny: "رفض",
 		Claims: map[string]string{"openid": "معرّف خاص بهذه الجهة", "profile": "الاسم بالعربية واللاتينية", ScopeNationalID: "الرقم الوطني",
 			"offline_access": "البقاء متصلاً دون دخول جديد"}},
 	"en": {Title: "Sign in with Thiqa digital identity", Intro: "to continue to", Button: "Sign in with passkey", Switch: "العربية",
-		Failed: "Sign-in failed:", ConsentTitle: "Share your details", Asks: "asks for:", Allow: "Allow", Deny: "Deny",
+		Failed: "Sign-in failed:", Refused: "Your passkey was not accepted. Try again.", Cancelled: "No passkey was used: cancelled, timed out or you were not verified.",
+		Limited: "Too many attempts from this device. Try again later.", Expired: "This sign-in request has expired. Go back to the agency's site and start again.", ConsentTitle: "Share your details", Asks: "asks for:", Allow: "Allow", Deny: "Deny",
 		Claims: map[string]string{"openid": "an identifier for this agency only", "profile": "your name in Arabic and Latin", ScopeNationalID: "your national number",
 			"offline_access": "staying signed in without signing in again"}},
 }
@@ -122,14 +128,19 @@ func origin(raw string) string {
 //go:embed static/login.js
 var loginJS []byte
 
-// loginScript serves the sign-in page's script (the page has no inline
-// script, so that its policy can forbid it).
-var loginScript = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Write(loginJS)
-})
+//go:embed static/pages.css
+var pagesCSS []byte
+
+// asset serves a file of the pages (they have no inline script or style,
+// so that their policy can forbid it).
+func asset(contentType string, b []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(b)
+	})
+}
 
 // loginPage asks for the passkey, unless the browser holds a live single
 // sign-on session: then it goes straight to consent.

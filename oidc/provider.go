@@ -179,7 +179,8 @@ func (p *Provider) Handler() http.Handler {
 	// (Sec-Fetch-Site, Origin) are refused before anything else.
 	csrf := http.NewCrossOriginProtection()
 	mux.HandleFunc("GET /login", p.loginPage)
-	mux.Handle("GET /login.js", loginScript)
+	mux.Handle("GET /login.js", asset("text/javascript; charset=utf-8", loginJS))
+	mux.Handle("GET /pages.css", asset("text/css; charset=utf-8", pagesCSS))
 	mux.Handle("POST /login/begin", csrf.Handler(p.limitIP("oidc-login", http.HandlerFunc(p.loginBegin))))
 	mux.Handle("POST /login/finish", csrf.Handler(http.HandlerFunc(p.loginFinish)))
 	mux.HandleFunc("GET /consent", p.consentPage)

@@ -413,20 +413,19 @@ func TestOIDCSignInInChromium(t *testing.T) {
 	// User verification fails: the server refuses an assertion without
 	// the UV flag, and an authenticator that cannot verify gives none.
 	for _, c := range []struct {
-		name string
-		set  func() error
+		name, key, says string
+		set             func() error
 	}{
-		{"uv-flag-cleared", func() error { return browsertest.Tamper(bctx, auth, false, true, false) }},
-		{"uv-failed", func() error { return browsertest.SetUserVerified(bctx, auth, false) }},
+		{"uv-flag-cleared", "refused", "Your passkey was not accepted. Try again.", func() error { return browsertest.Tamper(bctx, auth, false, true, false) }},
+		{"uv-failed", "cancelled", "No passkey was used: cancelled, timed out or you were not verified.", func() error { return browsertest.SetUserVerified(bctx, auth, false) }},
 	} {
 		if err := c.set(); err != nil {
 			t.Fatal(err)
 		}
 		b.click("#go")
-		b.wait(`document.getElementById('err').textContent !== '' && !document.getElementById('go').disabled`)
-		t.Logf("%s: the page says %q", c.name, b.text("#err"))
-		if got := b.text("#err"); !strings.HasPrefix(got, "Sign-in failed:") {
-			t.Errorf("%s: the page says %q", c.name, got)
+		b.wait(`document.getElementById('err').dataset.key !== '' && !document.getElementById('go').disabled`)
+		if key, got := b.eval(`document.getElementById('err').dataset.key`), b.text("#err"); key != c.key || got != c.says {
+			t.Errorf("%s: the page says %q (%s), want %q", c.name, got, key, c.says)
 		}
 		if p := b.eval(`location.pathname`); p != "/oidc/login" {
 			t.Fatalf("%s: the browser went on to %s", c.name, p)
