@@ -235,6 +235,7 @@ func (p *Provider) bind(w http.ResponseWriter, r *http.Request, a authRequest, w
 // signedOut is where end_session lands without a post-logout URI.
 func (p *Provider) signedOut(w http.ResponseWriter, r *http.Request) {
 	p.setCookie(w, sessionCookie, "", -time.Second)
+	setPageHeaders(w, "")
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("تم تسجيل الخروج / signed out\n"))
 }

@@ -59,15 +59,20 @@ func TestPagesPolicy(t *testing.T) {
 		if !strings.Contains(string(login), `<script src="login.js" defer></script>`) {
 			t.Errorf("page does not load login.js:\n%s", login)
 		}
-		js, err := b.Get(e.srv.URL + "/oidc/login.js")
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, _ := io.ReadAll(js.Body)
-		js.Body.Close()
-		if js.StatusCode != http.StatusOK || !strings.HasPrefix(js.Header.Get("Content-Type"), "text/javascript") ||
-			!strings.Contains(string(src), "navigator.credentials.get") {
-			t.Errorf("login.js: %s %s", js.Status, js.Header.Get("Content-Type"))
+		for _, f := range []struct{ path, typ, has string }{
+			{"login.js", "text/javascript", "navigator.credentials.get"},
+			{"pages.css", "text/css", "inline-size"},
+		} {
+			resp, err := b.Get(e.srv.URL + "/oidc/" + f.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), f.typ) ||
+				resp.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(string(src), f.has) {
+				t.Errorf("%s: %s %s", f.path, resp.Status, resp.Header.Get("Content-Type"))
+			}
 		}
 	})
 	t.Run("consent page", func(t *testing.T) {
