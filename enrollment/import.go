@@ -173,7 +173,7 @@ func (s *Service) Import(ctx context.Context, by Principal, recs []ImportRecord)
 				res.Outcomes[i], res.Errs[i] = Refused, fmt.Errorf("%w: centre %s", ErrNotFound, c)
 				continue
 			}
-			done, err := s.importOne(&auditingTx{EnrollmentTx: tx, events: &events}, by, recs[i], proofs[i], times[i], now)
+			done, err := s.importOne(tx, &events, by, recs[i], proofs[i], times[i], now)
 			if err != nil {
 				return err
 			}
@@ -193,8 +193,11 @@ func (s *Service) Import(ctx context.Context, by Principal, recs []ImportRecord)
 }
 
 // importOne writes one identity and its record, or reports false when the
-// national number has an identity already.
-func (s *Service) importOne(tx store.EnrollmentTx, by Principal, r ImportRecord, p Proofing, at, now time.Time) (bool, error) {
+// national number has an identity already. It adds the audit copy of its
+// event to events itself, as auditingTx would, since it knows the new
+// identity's ID (saving auditingTx's lookup of it, a round trip per row on
+// PostgreSQL).
+func (s *Service) importOne(tx store.EnrollmentTx, events *[]audit.Event, by Principal, r ImportRecord, p Proofing, at, now time.Time) (bool, error) {
 	switch _, err := tx.Identity(p.NationalID); {
 	case err == nil:
 		return false, nil
@@ -217,7 +220,12 @@ func (s *Service) importOne(tx store.EnrollmentTx, by Principal, r ImportRecord,
 		SurnameAr: p.SurnameAr, CreatedAt: now, UpdatedAt: now}); err != nil {
 		return false, err
 	}
-	return true, tx.AppendEvent(s.event(by, ImportPurpose, identitySubject(p.NationalID), "", rec.ID+" proofed "+r.Method+" by "+r.Officer+" at "+r.Centre))
+	e := s.event(by, ImportPurpose, identitySubject(p.NationalID), "", rec.ID+" proofed "+r.Method+" by "+r.Officer+" at "+r.Centre)
+	if err := tx.AppendEvent(e); err != nil {
+		return false, err
+	}
+	*events = append(*events, audit.Event{Actor: e.Actor, Action: "enrollment." + e.Action, Subject: "identity:" + id, Details: e})
+	return true, nil
 }
 
 // auditAll appends events to the audit log concurrently, so that the log

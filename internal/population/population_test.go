@@ -196,6 +196,7 @@ func TestImportInterruptResume(t *testing.T) {
 				t.Fatalf("resumed import: %+v; want %d rows, %d skipped, %d imported", st, count, first, count-first)
 			}
 			identities, records := 0, 0
+			var nids []string
 			r, _ = population.NewReader(bytes.NewReader(data), population.JSONL)
 			err = n.st.EnrollmentView(ctx, func(tx store.EnrollmentTx) error {
 				for {
@@ -215,6 +216,7 @@ func TestImportInterruptResume(t *testing.T) {
 						t.Errorf("identity %s = %+v", id.NationalID, id)
 					}
 					identities++
+					nids = append(nids, id.NationalID)
 					for _, rec := range recs {
 						if rec.Purpose == enrollment.ImportPurpose && rec.IdentityID == id.ID && rec.Officer == row.Record.Officer {
 							records++
@@ -230,6 +232,22 @@ func TestImportInterruptResume(t *testing.T) {
 			}
 			if got := auditSize(t, n) - before; got != uint64(count) {
 				t.Fatalf("%d audit records, want %d", got, count)
+			}
+			// The audit leaves name identities by their internal IDs only.
+			entries, err := n.st.AuditEntries(ctx, before, 50)
+			if err != nil || len(entries) != 50 {
+				t.Fatalf("audit entries: %d, %v", len(entries), err)
+			}
+			for _, en := range entries {
+				rec, err := audit.ParseRecord(en.Record)
+				if err != nil || rec.Action != "enrollment.import" || !strings.HasPrefix(rec.Subject, "identity:") || rec.Subject == "identity:unknown" {
+					t.Fatalf("audit record %d = %+v, %v", en.Index, rec, err)
+				}
+				for _, nid := range nids {
+					if strings.Contains(string(en.Record), nid) {
+						t.Fatalf("national number %s in audit leaf %d: %s", nid, en.Index, en.Record)
+					}
+				}
 			}
 		})
 	}
