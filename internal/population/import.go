@@ -19,7 +19,7 @@ var _ Importer = (*enrollment.Service)(nil)
 // Options tune [Import]; the zero value is usable.
 type Options struct {
 	// Batch is how many records go in one store transaction (default
-	// 1000).
+	// 1000, at most MaxBatch).
 	Batch int
 	// MaxErrors stops the import after that many refused rows (default
 	// 100; negative: never).
@@ -29,6 +29,9 @@ type Options struct {
 	// Progress is told the counts after each batch.
 	Progress func(Stats)
 }
+
+// MaxBatch bounds Options.Batch: one transaction holds a batch.
+const MaxBatch = 50_000
 
 // Stats count what an import did.
 type Stats struct {
@@ -54,6 +57,9 @@ var ErrTooManyErrors = errors.New("too many refused rows")
 func Import(ctx context.Context, imp Importer, by enrollment.Principal, r *Reader, opts Options) (Stats, error) {
 	if opts.Batch <= 0 {
 		opts.Batch = 1000
+	}
+	if opts.Batch > MaxBatch {
+		return Stats{}, fmt.Errorf("import: batch of %d rows: at most %d", opts.Batch, MaxBatch)
 	}
 	if opts.MaxErrors == 0 {
 		opts.MaxErrors = 100

@@ -338,6 +338,11 @@ func TestImportBadRows(t *testing.T) {
 	if _, err := population.Import(ctx, n.Enrollment, op, r, population.Options{MaxErrors: 2}); !errors.Is(err, population.ErrTooManyErrors) {
 		t.Errorf("MaxErrors 2: %v", err)
 	}
+	// A batch too large to hold in one transaction is refused.
+	r, _ = population.NewReader(strings.NewReader(good), population.CSV)
+	if _, err := population.Import(ctx, n.Enrollment, op, r, population.Options{Batch: population.MaxBatch + 1}); err == nil {
+		t.Error("a batch over MaxBatch was accepted")
+	}
 	// Only an administrator imports.
 	r, _ = population.NewReader(strings.NewReader(good), population.CSV)
 	officer := enrollment.Principal{Kind: enrollment.KindOfficer, Username: "omar", Role: "officer", Centre: "AMM-01", AuthTime: time.Now()}
