@@ -42,3 +42,24 @@ func BenchmarkIDTokenSign(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCodeExchange measures the token endpoint alone: one code
+// exchanged with PKCE for an access and refresh token (claiming the code,
+// storing the tokens, recording the code redeemed, signing the ID token).
+// The browser part that yields each code is outside the timer.
+func BenchmarkCodeExchange(b *testing.B) {
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e := newEnv(b)
+	ph := e.citizen(b, "9901234567")
+	c, secret := e.register(b, "Justice")
+	r := e.party(b, c.ID, secret, "offline_access")
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		v := oauth2.GenerateVerifier()
+		loc := e.authorize(b, browser(b), ph, r.cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+		b.StartTimer()
+		if _, err := r.cfg.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(v)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
