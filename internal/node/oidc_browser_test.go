@@ -224,7 +224,8 @@ const (
 // consent page names the agency and the claims in both languages, and the
 // portal verifies the ID token (acr, nonce) and reads userinfo. A second
 // agency's sign-in needs no second passkey assertion and gets another
-// pairwise subject; signing out at the first ends both. A failed user
+// pairwise subject; signing out at the first ends both. A consent posted
+// by another site's page is refused. A failed user
 // verification leaves the citizen on the sign-in page, and a refused
 // consent reaches the portal as access_denied. The pages run under their
 // strict policy: a Content-Security-Policy violation fails the test.
@@ -298,6 +299,13 @@ func TestOIDCSignInInChromium(t *testing.T) {
 		rpMux.Handle("/"+a.name+"/", p.serve(t, rpCtx))
 	}
 	justice, health := portals["justice"], portals["health"]
+	// A page of another site that posts a consent in the citizen's name.
+	rpMux.HandleFunc("GET /forged", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>forged</title><form method=post action=%q><input type=hidden name=id value=%q>`+
+			`<input type=hidden name=decision value=allow></form><script>document.forms[0].submit()</script>`,
+			origin+"/oidc/consent", r.URL.Query().Get("id"))
+	})
 
 	// Activation in the app, with the browser's own authenticator.
 	bctx := browsertest.Start(t)
@@ -362,9 +370,24 @@ func TestOIDCSignInInChromium(t *testing.T) {
 		}
 		browsertest.Screenshot(bctx, t, "consent-"+l.lang)
 	}
+
+	// Another site's page posting the consent is refused, and the
+	// citizen's own consent still goes through.
+	consentURL := b.eval(`location.href`)
+	cu, _ := url.Parse(consentURL)
+	b.do(chromedp.Navigate(rpSrv.URL + "/forged?id=" + url.QueryEscape(cu.Query().Get("id"))))
+	b.wait(`location.pathname === '/oidc/consent' && document.readyState === 'complete' && !document.getElementById('allow')`)
+	if got := b.text("body"); !strings.Contains(got, "cross-origin") {
+		t.Fatalf("forged consent answered %q", got)
+	}
+	if r := justice.result(); r.State != "" || r.Error != "" {
+		t.Fatalf("forged consent reached the portal: %+v", r)
+	}
+	b.do(chromedp.Navigate(consentURL))
+	b.wait(onConsent)
 	b.click("#allow")
 	b.wait(`location.pathname === '/justice/callback' && !!document.body && !!document.body.dataset.done`)
-	t.Logf("portal to signed-in portal through passkey and consent: %v", time.Since(start))
+	t.Logf("portal to signed-in portal (passkey, consent in two languages, screenshots, a forged consent refused): %v", time.Since(start))
 	r1 := justice.result()
 	if r1.Error != "" {
 		t.Fatalf("justice portal: %s", r1.Error)
