@@ -93,7 +93,12 @@ embedded one; with --store postgres://… it runs beside the replicas.`,
 				bar.Describe(fmt.Sprintf("imported %d, skipped %d, refused %d", s.Imported, s.Skipped, s.Refused))
 			}
 			st, err := population.Import(cmd.Context(), svc, enrollment.Operator(operatorName()), r, opts)
-			bar.Finish()
+			if err == nil {
+				bar.Finish()
+			} else {
+				bar.Exit() // keep the bar where the import stopped
+				fmt.Fprintln(stderr)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d rows: %d imported, %d skipped (present already), %d refused\n",
 				name, st.Rows, st.Imported, st.Skipped, st.Refused)
 			switch {
