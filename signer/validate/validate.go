@@ -60,7 +60,7 @@ func Validate(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*R
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Limits.Timeout)
 	defer cancel()
-	d := &doc{ctx: ctx, r: r, size: size, opts: &o, lim: o.Limits, now: o.now()}
+	d := &doc{ctx: ctx, r: r, size: size, opts: &o, lim: o.Limits, now: o.now(), cache: pdf.NewCache(0)}
 	d.rep = &Report{Schema: SchemaVersion, File: o.Name, Size: size, ValidationTime: d.now, Signatures: []Signature{}, Modifications: []Modification{}}
 	if err := d.hashFile(); err != nil {
 		return nil, err
@@ -92,6 +92,11 @@ type doc struct {
 	certRev  int       // revision of the certification signature
 	poeAdded bool
 	sigCache map[string]bool // certificate signature checks done
+	// cache is shared by the readers of all revisions: the walks of
+	// modification analysis would otherwise parse every object (large
+	// signature /Contents included) again for each revision, which a
+	// file with many revisions turns into minutes of work.
+	cache *pdf.Cache
 }
 
 func (d *doc) hashFile() error {
@@ -108,7 +113,7 @@ func (d *doc) fail(ind Indication, sub SubIndication, problem string) {
 }
 
 func (d *doc) run() {
-	popts := &pdf.Options{Limits: pdf.Limits{MaxObjects: 4_000_000}}
+	popts := &pdf.Options{Limits: pdf.Limits{MaxObjects: 4_000_000}, Cache: d.cache}
 	final, err := pdf.Open(d.r, d.size, popts)
 	if err != nil {
 		if errors.Is(err, pdf.ErrEncrypted) {
@@ -179,7 +184,7 @@ func (d *doc) openRevisions() error {
 			d.revs = append(d.revs, d.final)
 			continue
 		}
-		rd, err := pdf.Open(io.NewSectionReader(d.r, 0, end), end, &pdf.Options{NoRecover: true})
+		rd, err := pdf.Open(io.NewSectionReader(d.r, 0, end), end, &pdf.Options{NoRecover: true, Cache: d.cache})
 		if err != nil {
 			continue // a "%%EOF" inside data, or a broken early revision
 		}

@@ -18,6 +18,10 @@
 // are values ([ErrMalformed], [ErrLimit], ...), never panics. The file is read
 // through an io.ReaderAt on demand: opening a 200 MB file reads its tail and
 // its xref sections only, and stream data is never loaded unless asked for.
+// A Reader parses an object each time it is asked for it, unless given a
+// [Cache] ([Options.Cache]); readers of the revisions of one file share
+// one, so that walking every revision does not parse the same bytes once
+// per revision.
 //
 // # Why our own reader
 //

@@ -11,9 +11,17 @@ import (
 // readObjectAt parses "N G obj ... endobj" at off. depth counts indirect
 // lookups (a stream's /Length may be a reference).
 func (rd *Reader) readObjectAt(off int64, depth int) (Ref, Object, error) {
+	ref, obj, _, err := rd.readObjectEnd(off, depth)
+	return ref, obj, err
+}
+
+// readObjectEnd is readObjectAt that also returns the offset after the
+// last byte the parser looked at (for a stream, after its dictionary).
+func (rd *Reader) readObjectEnd(off int64, depth int) (Ref, Object, int64, error) {
 	var ref Ref
 	var obj Object
 	var streamAt int64 = -1
+	var end int64
 	err := rd.parseAt(off, func(p *parser) error {
 		n, ok1 := parseUint(p.keyword())
 		g, ok2 := parseUint(p.keyword())
@@ -30,9 +38,12 @@ func (rd *Reader) readObjectAt(off int64, depth int) (Ref, Object, error) {
 			return err
 		}
 		obj = o
+		end = off + int64(p.pos)
 		if _, isDict := o.(Dict); isDict {
 			save := p.pos
-			if p.keywordIs("stream") {
+			ok := p.keywordIs("stream")
+			end = off + int64(p.pos)
+			if ok {
 				// The data starts after the EOL following "stream".
 				if p.pos < len(p.b) && p.b[p.pos] == '\r' {
 					p.pos++
@@ -51,16 +62,16 @@ func (rd *Reader) readObjectAt(off int64, depth int) (Ref, Object, error) {
 		return nil
 	})
 	if err != nil {
-		return ref, nil, err
+		return ref, nil, 0, err
 	}
 	if streamAt >= 0 {
 		s := &Stream{Dict: obj.(Dict), Offset: streamAt}
 		if err := rd.streamLength(s, depth); err != nil {
-			return ref, nil, err
+			return ref, nil, 0, err
 		}
 		obj = s
 	}
-	return ref, obj, nil
+	return ref, obj, end, nil
 }
 
 // keywordIs consumes the next keyword if it equals kw.
@@ -153,13 +164,17 @@ func (rd *Reader) get(ref Ref, depth int) (Object, error) {
 	}
 	switch e.typ {
 	case entryInUse:
-		got, obj, err := rd.readObjectAt(e.off, depth)
+		if obj, ok := rd.cache.lookup(e.off, ref.Num, rd.size); ok {
+			return obj, nil
+		}
+		got, obj, end, err := rd.readObjectEnd(e.off, depth)
 		if err != nil {
 			return nil, fmt.Errorf("read object %v: %w", ref, err)
 		}
 		if got.Num != ref.Num {
 			return nil, fmt.Errorf("%w: xref entry of object %d points at object %d", ErrMalformed, ref.Num, got.Num)
 		}
+		rd.cache.store(e.off, ref.Num, obj, end, rd.size)
 		return obj, nil
 	case entryCompressed:
 		os, err := rd.objStream(uint32(e.off), depth+1)

@@ -48,6 +48,12 @@ type Options struct {
 	// NoRecover makes Open fail instead of rebuilding a broken xref by
 	// scanning the file for "N G obj".
 	NoRecover bool
+	// Cache, when set, keeps the objects this reader parses from the
+	// file and serves them again, to this reader and to every reader
+	// given the same Cache. Share one only between readers of the same
+	// bytes (the revisions of one file, each a prefix of the next). Cached
+	// objects are shared: callers must not modify them.
+	Cache *Cache
 }
 
 // XrefKind is the kind of the newest cross-reference section.
@@ -93,6 +99,7 @@ type Reader struct {
 
 	mu     sync.Mutex
 	objstm map[uint32]*objStream
+	cache  *Cache
 }
 
 // Open reads the trailer and cross-reference sections of the PDF in r
@@ -102,7 +109,7 @@ func Open(r io.ReaderAt, size int64, opts *Options) (*Reader, error) {
 	if opts != nil {
 		o = *opts
 	}
-	rd := &Reader{r: r, size: size, lim: o.Limits.withDefaults(), xref: map[uint32]entry{}, objstm: map[uint32]*objStream{}}
+	rd := &Reader{r: r, size: size, lim: o.Limits.withDefaults(), xref: map[uint32]entry{}, objstm: map[uint32]*objStream{}, cache: o.Cache}
 	if err := rd.readHeader(); err != nil {
 		return nil, err
 	}
