@@ -10,15 +10,15 @@
 //
 // Mounted under the issuer URL (the node serves it at /oidc):
 //
-//   - GET /.well-known/openid-configuration, GET /keys: anyone.
+//   - GET /.well-known/openid-configuration, GET /keys, GET /login.js,
+//     GET /pages.css: anyone.
 //   - GET /authorize: anyone; the client must be registered, the
 //     redirect_uri must equal one registered for it, and a PKCE
 //     code_challenge with method S256 is required (refused with
 //     invalid_request otherwise). Calls are limited per address and
 //     authorization requests per client (see Limits below).
-//   - GET /login, GET /login.js, POST /login/begin, POST /login/finish:
-//     the browser that holds the authorization request ID; finish
-//     requires a passkey
+//   - GET /login, POST /login/begin, POST /login/finish: the browser
+//     that holds the authorization request ID; finish requires a passkey
 //     assertion with user verification (enrollment.Service.FinishSignIn),
 //     and binds the request to that browser with a cookie. Every sign-in
 //     and consent is appended to the audit log.
