@@ -51,8 +51,9 @@
 // requests created per client in each [Options.RequestTTL] (past
 // [Limits.PerClient], temporarily_unavailable at the client's verified
 // redirect URI, RFC 6749 section 4.1.2.1), so that at most twice
-// PerClient requests of one client are pending. A store that cannot count
-// refuses (503).
+// PerClient requests of one client are pending; and the passkey sign-ins
+// per identity ([Limits.PerIdentity], on the API's counter). A store that
+// cannot count refuses (503).
 //
 // The sign-in and consent pages carry a strict Content-Security-Policy
 // (default-src 'none'; scripts and fetches from the issuer only, no inline

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net"
@@ -41,6 +42,12 @@ type Limits struct {
 	// refused with temporarily_unavailable (RFC 6749 section 4.1.2.1),
 	// redirected to the client's verified redirect URI.
 	PerClient int
+	// PerIdentity bounds the passkey sign-ins at /login/finish with the
+	// passkeys of one identity (named by the assertion's user handle) in
+	// a window (default 20). The counter is the one the API's citizen
+	// sign-in counts ("signin/user:" and the handle), so both share one
+	// budget.
+	PerIdentity int
 	// ClientIP returns the address of the browser (default: the TCP
 	// peer's host); a server behind reverse proxies passes the API's,
 	// which reads X-Forwarded-For from trusted proxies only.
@@ -56,6 +63,9 @@ func (l *Limits) setDefaults() {
 	}
 	if l.PerClient <= 0 {
 		l.PerClient = 50000
+	}
+	if l.PerIdentity <= 0 {
+		l.PerIdentity = 20
 	}
 	if l.ClientIP == nil {
 		l.ClientIP = peerIP
@@ -131,6 +141,22 @@ func (p *Provider) refused(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	fmt.Fprintln(w, msg)
+}
+
+// limitIdentity counts a sign-in with the passkeys of the identity named
+// by the assertion's user handle; an assertion without one is not counted
+// (it fails anyway).
+func (p *Provider) limitIdentity(ctx context.Context, credential json.RawMessage) error {
+	var a struct {
+		Response struct {
+			UserHandle string `json:"userHandle"`
+		} `json:"response"`
+	}
+	if json.Unmarshal(credential, &a) != nil || a.Response.UserHandle == "" || len(a.Response.UserHandle) > 128 {
+		return nil
+	}
+	l := p.opts.Limits
+	return p.hit(ctx, "signin/user:"+a.Response.UserHandle, l.PerIdentity, l.Window)
 }
 
 // limitClient counts a new authorization request for the client; over

@@ -203,3 +203,39 @@ func TestLoginBeginLimitPerAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginFinishLimitPerIdentity: passkey sign-ins with one identity's
+// passkeys are limited whatever the address, on the counter the API's
+// citizen sign-in uses; another identity is not.
+func TestLoginFinishLimitPerIdentity(t *testing.T) {
+	e, _ := limitedEnv(t, nil, 0, 0)
+	e.p.opts.Limits.PerIdentity = 2
+	c, secret := e.register(t, "Justice")
+	resp, _ := get(t, e.party(t, c.ID, secret).cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), "192.0.2.1")
+	loc, _ := resp.Location()
+	if loc == nil {
+		t.Fatalf("authorize: %s", resp.Status)
+	}
+	id := loc.Query().Get("id")
+	finish := func(handle, addr string) int {
+		t.Helper()
+		body := `{"id":"` + id + `","ceremony_id":"x","credential":{"type":"public-key","response":{"userHandle":"` + handle + `"}}}`
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oidc/login/finish", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Test-Addr", addr)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	got := []int{finish("aWQx", "192.0.2.1"), finish("aWQx", "192.0.2.2"), finish("aWQx", "192.0.2.3"), finish("aWQy", "192.0.2.3")}
+	if want := []int{401, 401, 429, 401}; got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
+		t.Fatalf("sign-ins: %v, want %v", got, want)
+	}
+	n, _, err := e.st.Hit(ctx, "signin/user:aWQx", e.clock.now(), 10*time.Minute)
+	if err != nil || n != 4 {
+		t.Fatalf("the API's counter for the identity: %d %v, want 4 (three here and this one)", n, err)
+	}
+}

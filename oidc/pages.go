@@ -295,6 +295,10 @@ func (p *Provider) loginFinish(w http.ResponseWriter, r *http.Request) {
 		httpError(w, err)
 		return
 	}
+	if err := p.limitIdentity(r.Context(), req.Credential); err != nil {
+		p.refused(w, r, err)
+		return
+	}
 	tok, who, err := p.d.Citizens.FinishSignIn(r.Context(), req.CeremonyID, req.Credential)
 	if err != nil {
 		http.Error(w, "passkey refused", http.StatusUnauthorized)

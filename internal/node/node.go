@@ -143,7 +143,7 @@ func oidcLimits(st Store, l *api.RateLimits) oidc.Limits {
 	if !ok || l == nil {
 		return oidc.Limits{}
 	}
-	return oidc.Limits{Limiter: lim, Window: l.Window, PerIP: l.PerIP, ClientIP: l.ClientIP}
+	return oidc.Limits{Limiter: lim, Window: l.Window, PerIP: l.PerIP, PerIdentity: l.PerNationalID, ClientIP: l.ClientIP}
 }
 
 // AuditKeyID names the custody key (ECDSA P-256) that signs the audit
