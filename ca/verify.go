@@ -33,7 +33,8 @@ func verifyECDSA(pub crypto.PublicKey, digest, signature []byte) bool {
 // verifyP384 is ECDSA verification (SEC 1 v2, section 4.1.4) on P-384
 // with the double-scalar multiplication u1·G + u2·Q of
 // github.com/cloudflare/circl/ecc/p384, which has assembly field
-// arithmetic and runs in variable time. crypto/ecdsa's P-384 is generic Go
+// arithmetic on amd64 and arm64 (elsewhere it falls back to
+// crypto/elliptic) and runs in variable time. crypto/ecdsa's P-384 is generic Go
 // and constant-time, and its verification was the largest single cost of
 // an issuance; variable time is sound here because every input (the CA's
 // public key, the digest of a certificate about to be published, the
