@@ -99,8 +99,10 @@
 //
 // # Codes exchanged twice
 //
-// An exchange claims its code atomically in the shared state, stores the
-// tokens, then marks the code redeemed. Of exchanges of one code racing
+// An exchange claims its code atomically in the shared state once the
+// client and the PKCE verifier are checked (an exchange refused for
+// either leaves the code to the client that holds the verifier), stores
+// the tokens, then marks the code redeemed. Of exchanges of one code racing
 // each other (on two replicas, or a client's retry) exactly one claims it
 // and gets the tokens; the others are refused with invalid_grant and
 // revoke nothing, since nothing was issued from the code when they came.

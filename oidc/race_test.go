@@ -226,3 +226,37 @@ func TestCodeExchangedConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedExchangeLeavesCode: an exchange refused for its client or
+// PKCE verifier does not use the code up (the code is claimed only once
+// both are checked), so someone who saw the code cannot spend it before
+// the client that holds the verifier.
+func TestRefusedExchangeLeavesCode(t *testing.T) {
+	e := newEnv(t)
+	ph := e.citizen(t, "9901234567")
+	c, secret := e.register(t, "Justice")
+	other, otherSecret := e.register(t, "Health")
+	r := e.party(t, c.ID, secret)
+	code, v := e.code(t, r, ph)
+	bad := *r
+	bad.cfg.ClientSecret = "not-the-secret"
+	for _, try := range []struct {
+		name string
+		cfg  oauth2.Config
+		v    string
+		want string
+	}{
+		{"wrong verifier", r.cfg, oauth2.GenerateVerifier(), "invalid_grant"},
+		{"wrong client secret", bad.cfg, v, "invalid_client"},
+		{"another client", e.party(t, other.ID, otherSecret).cfg, v, "invalid_grant"},
+	} {
+		_, err := try.cfg.Exchange(ctx, code, oauth2.VerifierOption(try.v))
+		wantOAuthError(t, err, try.want)
+	}
+	if _, err := r.cfg.Exchange(ctx, code, oauth2.VerifierOption(v)); err != nil {
+		t.Fatalf("the client's exchange after refused ones: %v", err)
+	}
+	if e.audited("oidc-code-replayed") {
+		t.Error("a refused exchange is audited as a replay")
+	}
+}

@@ -49,7 +49,7 @@ type authRequest struct {
 	CodeIssued time.Time
 
 	// codeKey is the key of the code being exchanged for this request,
-	// set by AuthRequestByCode (never stored).
+	// set by AuthRequestByCode for claim and redeemed (never stored).
 	codeKey string
 }
 
@@ -214,46 +214,80 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 var (
 	errCodeUsed     = errors.New("authorization code used before")
 	errCodeInFlight = errors.New("authorization code being exchanged by another request")
+	errCodeExpired  = errors.New("authorization code expired")
 )
 
-// AuthRequestByCode consumes the code, once across every replica. Of
-// exchanges racing for it exactly one wins; the others are refused and
-// revoke nothing, as the winner has issued nothing yet. A code replayed
-// after the winner stored its tokens (or after exchangeWindow) revokes
-// the tokens issued from it (OAuth 2.0 Security BCP, RFC 9700 section
-// 4.5.3.1).
+// checkCode says whether the code may be exchanged now: errCodeInFlight
+// while the exchange that claimed it may be storing its tokens,
+// errCodeUsed once it has (or past exchangeWindow), errCodeExpired past
+// [Options.CodeTTL].
+func (s *storage) checkCode(d *code, now time.Time) error {
+	if d.inFlight(now) {
+		return errCodeInFlight
+	}
+	if d.Used {
+		return errCodeUsed
+	}
+	if now.Sub(d.Issued) > s.p.opts.CodeTTL {
+		return errCodeExpired
+	}
+	return nil
+}
+
+// refuseCode is the error of an exchange refused by checkCode (or not
+// finding its code e). A replayed code revokes the tokens issued from it
+// (OAuth 2.0 Security BCP, RFC 9700 section 4.5.3.1); an exchange racing
+// the one that claimed the code revokes nothing, as nothing was issued
+// yet.
+func (s *storage) refuseCode(ctx context.Context, e store.OIDCEntry, err error) error {
+	switch {
+	case errors.Is(err, errCodeInFlight), errors.Is(err, errCodeExpired):
+		return err
+	case errors.Is(err, errCodeUsed):
+		s.revokeGrant(ctx, e, "oidc-code-replayed")
+		return errors.New("authorization code used before: the tokens issued from it are revoked")
+	}
+	return errors.New("unknown, used or expired authorization code")
+}
+
+// AuthRequestByCode finds the request of a code that may be exchanged.
+// It does not use the code up: the library checks the client and the
+// PKCE verifier next, and only then does token creation claim the code
+// (claim), so that a party without them cannot spend it.
 func (s *storage) AuthRequestByCode(ctx context.Context, c string) (op.AuthRequest, error) {
+	var d code
+	e, err := s.load(ctx, store.OIDCCode, hashKey(c), &d)
+	if err == nil {
+		err = s.checkCode(&d, s.p.now())
+	}
+	if err != nil {
+		return nil, s.refuseCode(ctx, e, err)
+	}
+	a, err := s.request(ctx, e.Grant)
+	if err != nil || a.CodeIssued.IsZero() || !a.CodeIssued.Equal(d.Issued) {
+		return nil, errCodeExpired
+	}
+	a.codeKey = e.Key
+	return &a, nil
+}
+
+// claim consumes a's code, once across every replica: of exchanges
+// racing for it exactly one claims it, the others are refused by
+// checkCode.
+func (s *storage) claim(ctx context.Context, a *authRequest) error {
 	now := s.p.now()
-	d, e, err := update(ctx, s, store.OIDCCode, hashKey(c), func(e *store.OIDCEntry, d *code) error {
-		if d.inFlight(now) {
-			return errCodeInFlight
-		}
-		if d.Used {
-			return errCodeUsed
-		}
-		if now.Sub(d.Issued) > s.p.opts.CodeTTL {
-			return errors.New("authorization code expired")
+	_, e, err := update(ctx, s, store.OIDCCode, a.codeKey, func(e *store.OIDCEntry, d *code) error {
+		if err := s.checkCode(d, now); err != nil {
+			return err
 		}
 		d.Used, d.Claimed = true, now
 		e.Expires = now.Add(s.p.familyTTL(d.Offline))
 		return nil
 	})
-	if errors.Is(err, errCodeInFlight) {
-		return nil, err
-	}
-	if errors.Is(err, errCodeUsed) {
-		s.revokeGrant(ctx, e, "oidc-code-replayed")
-		return nil, errors.New("authorization code used before: the tokens issued from it are revoked")
-	}
 	if err != nil {
-		return nil, errors.New("unknown, used or expired authorization code")
+		return oidc.ErrInvalidGrant().WithDescription("invalid code").WithParent(s.refuseCode(ctx, e, err))
 	}
-	a, err := s.request(ctx, e.Grant)
-	if err != nil || a.CodeIssued.IsZero() || !a.CodeIssued.Equal(d.Issued) {
-		return nil, errors.New("authorization code expired")
-	}
-	a.codeKey = e.Key
-	return &a, nil
+	return nil
 }
 
 // redeemed records that the tokens exchanged for a's code are stored:

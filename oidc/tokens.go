@@ -67,6 +67,9 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if !ok {
 		return "", time.Time{}, oidc.ErrUnsupportedGrantType()
 	}
+	if err := s.claim(ctx, a); err != nil {
+		return "", time.Time{}, err
+	}
 	id, exp, err := s.putAccess(ctx, tokenFrom(a), a.ID)
 	if err != nil {
 		return "", time.Time{}, err
@@ -111,6 +114,9 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	var familyEnd time.Time
 	switch r := req.(type) {
 	case *authRequest:
+		if err := s.claim(ctx, r); err != nil {
+			return "", "", time.Time{}, err
+		}
 		t, grant, familyEnd = tokenFrom(r), r.ID, now.Add(s.p.opts.RefreshTTL)
 	case *refreshRequest:
 		_, e, err := update(ctx, s, store.OIDCRefresh, hashKey(current), func(_ *store.OIDCEntry, old *token) error {
