@@ -198,8 +198,18 @@ func TestAttacks(t *testing.T) {
 	lateCA := sign(t, one, plCA.SignerKey, signOpts(plCA, signer.LevelBB))
 	lateCAOpts := &Options{TrustAnchors: plCA.Chain()[1:], Time: plCA.Now.Add(2 * time.Hour), Online: true}
 
+	revokedBB := sign(t, one, pr.SignerKey, signOpts(pr, signer.LevelBB))
+	certOpts3 := signOpts(p, signer.LevelBLT)
+	certOpts3.Certify = 3
+	certified3 := sign(t, one, p.SignerKey, certOpts3)
+
 	sigRef := sigDictRef(t, lt)
 	_, _, btCMS := contentsSpan(t, bt)
+	// A signed byte changed in place: the amount in the signed page.
+	inPlace := bytes.Replace(bt, []byte("pay 100 JOD"), []byte("pay 900 JOD"), 1)
+	// The CMS of another signed document put in this one.
+	bt2 := sign(t, two, p.SignerKey, signOpts(p, signer.LevelBT))
+	_, _, bt2CMS := contentsSpan(t, bt2)
 
 	for _, tc := range []struct {
 		name string
@@ -249,6 +259,15 @@ func TestAttacks(t *testing.T) {
 		{"DocMDP P=1 then annotation", annotOverText(t, certified), nil, TotalFailed, HashFailure, ModAnnotAdded, nil},
 		{"DocMDP P=2 then annotation", annotOverText(t, certified2), nil, TotalFailed, HashFailure, ModAnnotAdded, nil},
 		{"DocMDP P=1 then content change", appendUpdate(t, certified, map[uint32]string{5: "<</Length 2>>\nstream\nq\nendstream"}), nil, TotalFailed, HashFailure, ModPageContent, nil},
+		{"DocMDP P=3 then content change", appendUpdate(t, certified3, map[uint32]string{5: "<</Length 2>>\nstream\nq\nendstream"}), nil, TotalFailed, HashFailure, ModPageContent, nil},
+		{"signed byte changed in place", inPlace, nil, TotalFailed, HashFailure, "", func(r *Report) error {
+			if c := r.Signatures[0].Checks.Digest; c != CheckFailed {
+				return fmt.Errorf("digest check %q, want failed", c)
+			}
+			return nil
+		}},
+		{"CMS of another document", withContents(t, bt, bt2CMS), nil, TotalFailed, HashFailure, "", nil},
+		{"revoked before signing, no time-stamp", revokedBB, &Options{TrustAnchors: pr.Chain()[1:], Time: pr.Now.Add(time.Hour), Online: true}, TotalFailed, Revoked, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.opts
@@ -293,4 +312,30 @@ func afRef(t testing.TB, b []byte) pdf.Ref {
 		t.Fatalf("no indirect AcroForm: %v", err)
 	}
 	return r
+}
+
+// TestCertifiedP3AllowsAnnotation checks that an annotation added after a
+// certification with P=3 is an allowed change, still listed.
+func TestCertifiedP3AllowsAnnotation(t *testing.T) {
+	p := testpki.New(t, nil)
+	o := signOpts(p, signer.LevelBLT)
+	o.Certify = 3
+	doc := annotOverText(t, sign(t, makePDF(t, 1), p.SignerKey, o))
+	rep := validate(t, doc, trusting(p))
+	s := rep.Signatures[0]
+	if s.Indication != TotalPassed {
+		t.Fatalf("%s/%s, want TOTAL-PASSED: %v", s.Indication, s.SubIndication, s.Findings)
+	}
+	found := false
+	for _, m := range s.Modifications {
+		if m.Kind == ModAnnotAdded {
+			found = true
+			if !m.Allowed {
+				t.Errorf("%+v not allowed under P=3", m)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the annotation is not listed: %+v", s.Modifications)
+	}
 }
