@@ -22,7 +22,9 @@
 //
 // Earlier signatures stay valid: the input's bytes are never changed and
 // existing fields are kept. [Options.FieldName] may name an empty
-// signature field to fill. [Options.Certify] makes a certification
+// signature field to fill; when that field has a /Lock, the signature
+// carries the matching FieldMDP transform in /Reference, so the lock
+// binds. [Options.Certify] makes a certification
 // signature (DocMDP P=1, 2 or 3); a signature that the document's
 // certification forbids is refused with [ErrDocMDP] (validation data and
 // document time-stamps are always allowed), and a certification on a

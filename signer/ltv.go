@@ -189,7 +189,7 @@ func addDocTimestamp(ctx context.Context, base io.ReaderAt, size int64, tail []b
 		return nil, err
 	}
 	spec := revisionSpec{
-		dict: func(contentsLen int) rawObject {
+		dict: func(contentsLen int, _ pdf.Dict) rawObject {
 			b := []byte("<</Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 ")
 			b = appendPlaceholders(b, contentsLen)
 			return append(b, ">>"...)

@@ -215,8 +215,8 @@ func Prepare(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*Pr
 		}
 		p.id = base64.RawURLEncoding.EncodeToString(id[:])
 	}
-	sigDict := func(contentsLen int) rawObject {
-		return signatureDict(&o, contentsLen)
+	sigDict := func(contentsLen int, lock pdf.Dict) rawObject {
+		return signatureDict(&o, contentsLen, lock)
 	}
 	spec := revisionSpec{
 		dict:        sigDict,
@@ -241,8 +241,11 @@ func Prepare(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*Pr
 	return p, p.Digest(), nil
 }
 
-// signatureDict writes the signature dictionary with placeholders.
-func signatureDict(o *Options, contentsLen int) rawObject {
+// signatureDict writes the signature dictionary with placeholders. lock
+// is the /Lock of the signature field being filled, if any: the signature
+// then carries the FieldMDP transform that makes the lock binding (ISO
+// 32000-1 12.7.4.5 and 12.8.2.4).
+func signatureDict(o *Options, contentsLen int, lock pdf.Dict) rawObject {
 	b := []byte("<</Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached ")
 	b = appendPlaceholders(b, contentsLen)
 	b = append(b, " /M "...)
@@ -258,14 +261,43 @@ func signatureDict(o *Options, contentsLen int) rawObject {
 			b = pdf.AppendObject(b, textString(kv.v))
 		}
 	}
+	var refs pdf.Array
 	if o.Certify != 0 {
-		b = append(b, " /Reference "...)
-		b = pdf.AppendObject(b, pdf.Array{pdf.Dict{
+		refs = append(refs, pdf.Dict{
 			"Type": pdf.Name("SigRef"), "TransformMethod": pdf.Name("DocMDP"),
 			"TransformParams": pdf.Dict{"Type": pdf.Name("TransformParams"), "P": pdf.Int(o.Certify), "V": pdf.Name("1.2")},
-		}})
+		})
+	}
+	if params := fieldMDPParams(lock); params != nil {
+		refs = append(refs, pdf.Dict{"Type": pdf.Name("SigRef"), "TransformMethod": pdf.Name("FieldMDP"), "TransformParams": params})
+	}
+	if len(refs) > 0 {
+		b = append(b, " /Reference "...)
+		b = pdf.AppendObject(b, refs)
 	}
 	return append(b, ">>"...)
+}
+
+// fieldMDPParams returns the FieldMDP transform parameters of a field's
+// /Lock dictionary (already resolved), or nil when there is no usable
+// lock. Field names must be strings, as the /Lock's /Fields.
+func fieldMDPParams(lock pdf.Dict) pdf.Dict {
+	action, _ := lock["Action"].(pdf.Name)
+	if action != "All" && action != "Include" && action != "Exclude" {
+		return nil
+	}
+	params := pdf.Dict{"Type": pdf.Name("TransformParams"), "Action": action, "V": pdf.Name("1.2")}
+	if action != "All" {
+		fields, _ := lock["Fields"].(pdf.Array)
+		var names pdf.Array
+		for _, f := range fields {
+			if s, ok := f.(pdf.String); ok {
+				names = append(names, s)
+			}
+		}
+		params["Fields"] = names
+	}
+	return params
 }
 
 func appendPlaceholders(b []byte, contentsLen int) []byte {
@@ -283,7 +315,7 @@ func pdfDate(t time.Time) string {
 // revisionSpec describes one signature revision (signature or document
 // time-stamp).
 type revisionSpec struct {
-	dict        func(contentsLen int) rawObject
+	dict        func(contentsLen int, lock pdf.Dict) rawObject
 	contentsLen int
 	certify     int
 	visible     *Visible
@@ -319,7 +351,6 @@ func appendRevision(ctx context.Context, base io.ReaderAt, size int64, tail []by
 		return nil, 0, 0, nil, err
 	}
 	u := newUpdate(rd)
-	sigRef := u.add(spec.dict(spec.contentsLen))
 	w := widgetSpec{name: spec.fieldName, perms: spec.certify != 0}
 	if w.name == "" {
 		prefix := spec.fieldPrefix
@@ -328,6 +359,11 @@ func appendRevision(ctx context.Context, base io.ReaderAt, size int64, tail []by
 		}
 		w.name = st.fieldName(prefix)
 	}
+	var lock pdf.Dict
+	if fi, ok := st.fields[w.name]; ok && fi.sig {
+		lock, _ = rd.GetDict(fi.dict["Lock"])
+	}
+	sigRef := u.add(spec.dict(spec.contentsLen, lock))
 	if spec.visible != nil {
 		w.page = spec.visible.Page - 1
 		w.rect = spec.visible.Rect
