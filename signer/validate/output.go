@@ -59,6 +59,12 @@ func (r *Report) WriteText(w io.Writer) error {
 			c.ByteRange, c.Digest, c.SignatureValue, c.SigningCertificate, c.Chain, c.Revocation, c.Modifications)
 		for _, t := range s.Timestamps {
 			fmt.Fprintf(&b, "      %s time-stamp %s by %s (valid %v, trusted %v)\n", t.Kind, t.Time.Format(time.RFC3339), t.TSA, t.Valid, t.Trusted)
+			for _, rv := range t.TSARevocation {
+				fmt.Fprintf(&b, "        revocation of %s: %s (%s)\n", rv.Subject, rv.Status, rv.Source)
+			}
+			if t.SubIndication != "" {
+				fmt.Fprintf(&b, "        no proof of existence, %s: %s\n", t.SubIndication, t.Problem)
+			}
 		}
 		for _, rv := range s.Revocation {
 			fmt.Fprintf(&b, "      revocation of %s: %s (%s)\n", rv.Subject, rv.Status, rv.Source)

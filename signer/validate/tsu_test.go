@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,6 +120,13 @@ func TestTSURevocation(t *testing.T) {
 				if got := dts.Timestamps[0].SubIndication; got != tc.docSub {
 					t.Errorf("document time-stamp token %q, want %q", got, tc.docSub)
 				}
+			}
+			var text bytes.Buffer
+			if err := rep.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if tc.tsSub != "" && !strings.Contains(text.String(), "no proof of existence, "+string(tc.tsSub)) {
+				t.Errorf("text report does not say why the time-stamp proves nothing:\n%s", text.String())
 			}
 			t.Logf("%s", s.Explanation.EN)
 		})
