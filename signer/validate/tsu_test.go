@@ -178,3 +178,28 @@ func TestTSURevokedAfterArchived(t *testing.T) {
 		t.Errorf("best signature time %v, want %v", s.BestSignatureTime, p.Now)
 	}
 }
+
+// TestTSURevokedOnline checks that a B-T signature (no validation data in
+// the file) has its TSU's status fetched when online validation is
+// allowed, and kept unknown otherwise.
+func TestTSURevokedOnline(t *testing.T) {
+	p := testpki.New(t, nil)
+	p.Revoke(p.TSA, p.Now.Add(-time.Hour))
+	signed := sign(t, makePDF(t, 1), p.SignerKey, signOpts(p, signer.LevelBT))
+	for _, online := range []bool{true, false} {
+		o := trusting(p)
+		o.Online = online
+		rep := validate(t, signed, o)
+		ts := rep.Signatures[0].Timestamps[0]
+		if len(ts.TSARevocation) == 0 {
+			t.Fatalf("online %v: no TSA revocation status", online)
+		}
+		rv := ts.TSARevocation[0]
+		switch {
+		case online && (ts.SubIndication != Revoked || rv.Status != "revoked" || rv.Source != "ocsp/online"):
+			t.Errorf("online: %s, revocation %+v; want REVOKED from ocsp/online", ts.SubIndication, rv)
+		case !online && (ts.SubIndication != "" || !ts.Trusted || rv.Status != "unknown"):
+			t.Errorf("offline: %q trusted=%v, revocation %+v; want a trusted token with unknown status", ts.SubIndication, ts.Trusted, rv)
+		}
+	}
+}
