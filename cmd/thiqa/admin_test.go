@@ -2,10 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +13,8 @@ import (
 
 	"github.com/descope/virtualwebauthn"
 	"github.com/pquerna/otp/totp"
+
+	"github.com/thiqa/thiqa/internal/testenv"
 )
 
 // TestAdminAndPasskeys creates the first admin and an officer with the CLI,
@@ -109,7 +107,7 @@ func TestAdminAndPasskeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	auth := virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(ao.UserID)})
-	cred := newCredential()
+	cred := testenv.Passkey(t)
 	att := virtualwebauthn.CreateAttestationResponse(rp, auth, cred, *ao)
 	var act struct {
 		Identity    struct{ State string }
@@ -133,26 +131,6 @@ func TestAdminAndPasskeys(t *testing.T) {
 	}
 	if st := post("/signin/finish", "", map[string]any{"ceremony_id": ch.CeremonyID, "credential": json.RawMessage(asr)}, nil); st != 400 {
 		t.Errorf("replayed sign-in: %d, want 400", st)
-	}
-}
-
-// newCredential makes a virtual passkey whose EC point coordinates are full
-// length: virtualwebauthn drops their leading zeros, which the WebAuthn
-// library rightly refuses.
-func newCredential() virtualwebauthn.Credential {
-	for {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		if len(k.X.Bytes()) != 32 || len(k.Y.Bytes()) != 32 {
-			continue
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			panic(err)
-		}
-		return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
 	}
 }
 

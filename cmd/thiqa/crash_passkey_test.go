@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,14 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/descope/virtualwebauthn"
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
-
 	"github.com/thiqa/thiqa/ca"
-	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/internal/loadtest"
 	"github.com/thiqa/thiqa/internal/node"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
@@ -108,47 +103,9 @@ func passkeyCitizens(t *testing.T, data string, count int) ([]*loadtest.Phone, s
 		t.Fatal(err)
 	}
 	defer n.Close()
-	root := enrollment.Operator("root")
-	if _, err := n.Enrollment.CreateCentre(ctx, root, store.Centre{Code: "AMM-01", NameAr: "عمان", NameEn: "Amman", Governorate: "Amman"}); err != nil {
-		t.Fatal(err)
-	}
-	const pw = "correct horse battery staple"
-	enr, err := n.Enrollment.CreateOfficer(ctx, root, enrollment.NewOfficer{Username: "omar", Role: store.RoleOfficer, Centre: "AMM-01", Password: pw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _ := otp.NewKeyFromURL(enr.TOTPURL)
-	code, _ := totp.GenerateCode(k.Secret(), time.Now())
-	_, officer, err := n.Enrollment.OfficerSignIn(ctx, "omar", pw, code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}
 	var phones []*loadtest.Phone
-	for i := range count {
-		nid := fmt.Sprintf("98655500%02d", i)
-		e, err := n.Enrollment.Enrol(ctx, officer, enrollment.Proofing{NationalID: nid, GivenName: "Layla", Surname: "Haddad",
-			GivenNameAr: "ليلى", SurnameAr: "حداد", DateOfBirth: "1990-04-12", DocType: "national-id-card", DocNumber: "ab123456",
-			DocExpiry: "2035-01-01", DocCheck: "pass", FaceMatch: "pass"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch, err := n.Enrollment.BeginActivation(ctx, nid, e.Code.Code)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ao, err := virtualwebauthn.ParseAttestationOptions(string(ch.Options))
-		if err != nil {
-			t.Fatal(err)
-		}
-		auth := virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(ao.UserID)})
-		cred := fullLengthCredential(t)
-		resp := virtualwebauthn.CreateAttestationResponse(rp, auth, cred, *ao)
-		auth.AddCredential(cred)
-		if _, err := n.Enrollment.FinishActivation(ctx, ch.CeremonyID, "phone", []byte(resp)); err != nil {
-			t.Fatal(err)
-		}
-		phones = append(phones, &loadtest.Phone{NationalID: nid, RP: rp, Auth: auth, Cred: cred})
+	for _, ph := range testenv.Citizens(t, n.Enrollment, "98655500", count) {
+		phones = append(phones, &loadtest.Phone{NationalID: ph.NationalID, RP: testenv.RP, Auth: ph.Auth, Cred: ph.Cred})
 	}
 	key, err := n.Signing.AddAgency(ctx, signing.NewAgency{Name: "Crash Agency", Scopes: []string{signing.ScopeSignRequests}})
 	if err != nil {

@@ -3,10 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net"
@@ -23,6 +19,8 @@ import (
 	"github.com/descope/virtualwebauthn"
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
+
+	"github.com/thiqa/thiqa/internal/testenv"
 )
 
 // TestOIDCAgainstServe signs a citizen in to an agency's portal against a
@@ -122,7 +120,7 @@ func TestOIDCAgainstServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	auth := virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(ao.UserID)})
-	cred := fullLengthCredential(t)
+	cred := testenv.Passkey(t)
 	var act any
 	post("/api/v1/activation/finish", "", map[string]any{"ceremony_id": ch.CeremonyID, "device_name": "phone",
 		"credential": json.RawMessage(virtualwebauthn.CreateAttestationResponse(rp, auth, cred, *ao))}, &act)
@@ -181,21 +179,5 @@ func TestOIDCAgainstServe(t *testing.T) {
 	ui.Claims(&claims)
 	if ui.Subject != idt.Subject || claims["national_id"] != "9901234567" || claims["name#ar"] != "ليلى حداد" {
 		t.Errorf("userinfo %v, id token subject %s", claims, idt.Subject)
-	}
-}
-
-// fullLengthCredential draws a passkey whose EC coordinates are 32 bytes
-// (virtualwebauthn drops leading zeros, which WebAuthn refuses).
-func fullLengthCredential(t *testing.T) virtualwebauthn.Credential {
-	t.Helper()
-	for {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(k.X.Bytes()) == 32 && len(k.Y.Bytes()) == 32 {
-			der, _ := x509.MarshalPKCS8PrivateKey(k)
-			return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
-		}
 	}
 }

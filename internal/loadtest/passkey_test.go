@@ -2,11 +2,6 @@ package loadtest_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,16 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/descope/virtualwebauthn"
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
-
 	"github.com/thiqa/thiqa/ca"
-	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/internal/loadtest"
 	"github.com/thiqa/thiqa/internal/node"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signing"
-	"github.com/thiqa/thiqa/store"
 )
 
 // TestSignInAndApprovalWorkload runs passkey sign-ins and whole approvals
@@ -85,65 +75,9 @@ func TestSignInAndApprovalWorkload(t *testing.T) {
 // enrollment service, each with a virtual phone.
 func citizens(t *testing.T, n *node.Node, count int) []*loadtest.Phone {
 	t.Helper()
-	ctx := context.Background()
-	root := enrollment.Operator("root")
-	if _, err := n.Enrollment.CreateCentre(ctx, root, store.Centre{Code: "AMM-01", NameAr: "عمان", NameEn: "Amman", Governorate: "Amman"}); err != nil {
-		t.Fatal(err)
-	}
-	const pw = "correct horse battery staple"
-	enr, err := n.Enrollment.CreateOfficer(ctx, root, enrollment.NewOfficer{Username: "omar", Role: store.RoleOfficer, Centre: "AMM-01", Password: pw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _ := otp.NewKeyFromURL(enr.TOTPURL)
-	code, _ := totp.GenerateCode(k.Secret(), time.Now())
-	_, officer, err := n.Enrollment.OfficerSignIn(ctx, "omar", pw, code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}
 	var out []*loadtest.Phone
-	for i := range count {
-		nid := fmt.Sprintf("98612345%02d", i)
-		e, err := n.Enrollment.Enrol(ctx, officer, enrollment.Proofing{NationalID: nid, GivenName: "Layla", Surname: "Haddad",
-			GivenNameAr: "ليلى", SurnameAr: "حداد", DateOfBirth: "1990-04-12", DocType: "national-id-card", DocNumber: "ab123456",
-			DocExpiry: "2035-01-01", DocCheck: "pass", FaceMatch: "pass"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch, err := n.Enrollment.BeginActivation(ctx, nid, e.Code.Code)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ao, err := virtualwebauthn.ParseAttestationOptions(string(ch.Options))
-		if err != nil {
-			t.Fatal(err)
-		}
-		auth := virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(ao.UserID)})
-		cred := fullLengthPasskey(t)
-		resp := virtualwebauthn.CreateAttestationResponse(rp, auth, cred, *ao)
-		auth.AddCredential(cred)
-		if _, err := n.Enrollment.FinishActivation(ctx, ch.CeremonyID, "phone", []byte(resp)); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, &loadtest.Phone{NationalID: nid, RP: rp, Auth: auth, Cred: cred})
+	for _, ph := range testenv.Citizens(t, n.Enrollment, "98612345", count) {
+		out = append(out, &loadtest.Phone{NationalID: ph.NationalID, RP: testenv.RP, Auth: ph.Auth, Cred: ph.Cred})
 	}
 	return out
-}
-
-// fullLengthPasskey makes a virtual passkey whose EC coordinates are full
-// length (virtualwebauthn drops leading zeros, which WebAuthn libraries
-// refuse).
-func fullLengthPasskey(t *testing.T) virtualwebauthn.Credential {
-	t.Helper()
-	for {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(k.X.Bytes()) == 32 && len(k.Y.Bytes()) == 32 {
-			der, _ := x509.MarshalPKCS8PrivateKey(k)
-			return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
-		}
-	}
 }
