@@ -5,8 +5,10 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"time"
 
@@ -24,6 +26,7 @@ type Store interface {
 	AuditEntry(ctx context.Context, index uint64) (store.AuditEntry, error)
 	AuditNodes(ctx context.Context, ids []store.AuditNodeID) ([][]byte, error)
 	AuditLeafIndex(ctx context.Context, hash []byte) (uint64, error)
+	AuditSourceIndexes(ctx context.Context, sources []string) (map[string]uint64, error)
 	SaveAuditCheckpoint(ctx context.Context, c store.AuditCheckpoint) error
 	LatestAuditCheckpoint(ctx context.Context) (store.AuditCheckpoint, error)
 	AuditCheckpoints(ctx context.Context, from uint64, limit int) ([]store.AuditCheckpoint, error)
@@ -122,7 +125,8 @@ type Receipt struct {
 // commits); their order in the log is the order in which they were queued.
 // ErrBadEvent when e is malformed; the record is then not written. Once
 // queued, an event is committed even if ctx ends, and Append waits for the
-// outcome.
+// outcome. An event whose Source the log holds already is not appended
+// again: Append returns the receipt of the record that holds it.
 func (l *Log) Append(ctx context.Context, e Event) (Receipt, error) {
 	if err := e.check(); err != nil {
 		return Receipt{}, fmt.Errorf("append audit event: %w", err)
@@ -133,7 +137,7 @@ func (l *Log) Append(ctx context.Context, e Event) (Receipt, error) {
 		return Receipt{}, fmt.Errorf("append audit event: %w", err)
 	}
 	p := &pending{
-		rec:     Record{Version: recordVersion, Time: now, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Details: digest},
+		rec:     Record{Version: recordVersion, Time: now, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Details: digest, Source: e.Source},
 		details: details,
 		done:    make(chan struct{}),
 	}
@@ -173,7 +177,81 @@ func (l *Log) drain() {
 	}
 }
 
+// commit commits batch. When the store refuses it because a record of one
+// of its sources exists (another process copied the same event: a
+// catch-up racing the original append), the events already recorded get
+// the receipts of their records and the rest are committed again.
 func (l *Log) commit(batch []*pending) {
+	for range len(batch) + 1 {
+		err := l.commitOnce(batch)
+		if !errors.Is(err, store.ErrDuplicate) {
+			return
+		}
+		batch, err = l.settleRecorded(batch)
+		if err != nil || len(batch) == 0 {
+			for _, p := range batch {
+				p.err = err
+				close(p.done)
+			}
+			return
+		}
+	}
+	for _, p := range batch {
+		p.err = fmt.Errorf("records of the batch's sources keep appearing: %w", store.ErrConflict)
+		close(p.done)
+	}
+}
+
+// settleRecorded completes the events of batch whose source the log
+// holds, with their records' receipts, and returns the others.
+func (l *Log) settleRecorded(batch []*pending) ([]*pending, error) {
+	var sources []string
+	for _, p := range batch {
+		if p.rec.Source != "" {
+			sources = append(sources, p.rec.Source)
+		}
+	}
+	have, err := l.Recorded(context.Background(), sources)
+	if err != nil {
+		return batch, err
+	}
+	rest := batch[:0:0]
+	for _, p := range batch {
+		idx, ok := have[p.rec.Source]
+		if p.rec.Source == "" || !ok {
+			rest = append(rest, p)
+			continue
+		}
+		e, err := l.st.AuditEntry(context.Background(), idx)
+		if err != nil {
+			p.err = err
+		} else {
+			p.receipt = Receipt{Index: idx, LeafHash: LeafHash(e.Record), Record: e.Record}
+		}
+		close(p.done)
+	}
+	return rest, nil
+}
+
+// Recorded returns the indexes of the records of those of sources that
+// the log holds.
+func (l *Log) Recorded(ctx context.Context, sources []string) (map[string]uint64, error) {
+	out := make(map[string]uint64, len(sources))
+	for len(sources) > 0 {
+		n := min(len(sources), 1000)
+		m, err := l.st.AuditSourceIndexes(ctx, sources[:n])
+		if err != nil {
+			return nil, fmt.Errorf("audit sources: %w", err)
+		}
+		maps.Copy(out, m)
+		sources = sources[n:]
+	}
+	return out, nil
+}
+
+// commitOnce commits batch in one transaction; on ErrDuplicate it leaves
+// the batch's events pending.
+func (l *Log) commitOnce(batch []*pending) error {
 	start := time.Now()
 	as, err := l.st.AppendAudit(context.Background(), func(head store.AuditHead) ([]store.AuditAppend, error) {
 		out := make([]store.AuditAppend, 0, len(batch))
@@ -184,6 +262,7 @@ func (l *Log) commit(batch []*pending) {
 			if err != nil {
 				return nil, err
 			}
+			a.Entry.Source = rec.Source
 			out = append(out, a)
 			head = a.Head
 		}
@@ -196,6 +275,9 @@ func (l *Log) commit(batch []*pending) {
 		}
 		l.opts.OnCommit(actions, time.Since(start))
 	}
+	if errors.Is(err, store.ErrDuplicate) {
+		return err
+	}
 	for i, p := range batch {
 		if err != nil {
 			p.err = err
@@ -205,6 +287,7 @@ func (l *Log) commit(batch []*pending) {
 		}
 		close(p.done)
 	}
+	return err
 }
 
 func (l *Log) details(v any, now time.Time) (*store.AuditDetails, string, error) {

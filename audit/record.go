@@ -54,6 +54,11 @@ type Event struct {
 	Action  string
 	Subject string
 	Details any
+	// Source, when set, names the stored event this record copies
+	// ("enrollment.event:<id>"); the log holds at most one record per
+	// source, so a copy made again after a crash is not appended twice.
+	// It must be pseudonymous, like Actor and Subject.
+	Source string
 }
 
 // Record is one leaf of the log: its canonical encoding (see
@@ -68,6 +73,8 @@ type Record struct {
 	// Details is "hmac-sha256:" and the hex HMAC-SHA-256 of the details'
 	// JSON keyed with their salt, or empty when the event had none.
 	Details string `json:"details,omitempty"`
+	// Source is the Event's Source, when it had one.
+	Source string `json:"source,omitempty"`
 }
 
 func checkField(name, v string, required bool) error {
@@ -91,7 +98,10 @@ func (e Event) check() error {
 	if err := checkField("action", e.Action, true); err != nil {
 		return err
 	}
-	return checkField("subject", e.Subject, false)
+	if err := checkField("subject", e.Subject, false); err != nil {
+		return err
+	}
+	return checkField("source", e.Source, false)
 }
 
 // Marshal returns the record's canonical encoding: compact JSON with the
@@ -121,7 +131,7 @@ func ParseRecord(b []byte) (Record, error) {
 	if r.Version != recordVersion {
 		return r, fmt.Errorf("%w: version %d", ErrBadRecord, r.Version)
 	}
-	ev := Event{Actor: r.Actor, Action: r.Action, Subject: r.Subject}
+	ev := Event{Actor: r.Actor, Action: r.Action, Subject: r.Subject, Source: r.Source}
 	if err := ev.check(); err != nil {
 		return r, fmt.Errorf("%w: %w", ErrBadRecord, err)
 	}

@@ -2,8 +2,11 @@ package enrollment
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/store"
@@ -29,7 +32,7 @@ func (s *Service) update(ctx context.Context, fn func(store.EnrollmentTx) error)
 	var events []audit.Event
 	err := s.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
 		events = events[:0] // the store may run fn again after a failed batch
-		return fn(&auditingTx{EnrollmentTx: tx, events: &events})
+		return fn(&auditingTx{EnrollmentTx: tx, events: &events, pending: s.opts.Audit != nil})
 	})
 	if err != nil || s.opts.Audit == nil {
 		return err
@@ -42,29 +45,45 @@ func (s *Service) update(ctx context.Context, fn func(store.EnrollmentTx) error)
 	return nil
 }
 
-// auditingTx records the events appended through it, pseudonymised.
+// auditingTx records the events appended through it, pseudonymised. With
+// pending set, it gives each event an AuditID, so that the store keeps it
+// as pending audit in the same transaction (see [Service.CatchUpAudit]).
 type auditingTx struct {
 	store.EnrollmentTx
-	events *[]audit.Event
+	events  *[]audit.Event
+	pending bool
 }
 
 func (t *auditingTx) AppendEvent(e store.Event) error {
+	if t.pending && e.AuditID == "" {
+		e.AuditID = rand.Text()
+	}
 	if err := t.EnrollmentTx.AppendEvent(e); err != nil {
 		return err
 	}
-	*t.events = append(*t.events, audit.Event{
-		Actor:   t.pseudonym(e.Actor),
-		Action:  "enrollment." + e.Action,
-		Subject: t.pseudonym(e.Subject),
-		Details: e,
-	})
+	*t.events = append(*t.events, auditCopy(e, t.pseudonym(e.Actor), t.pseudonym(e.Subject)))
 	return nil
 }
+
+// auditCopy is the audit log's copy of e, with actor and subject
+// pseudonymised.
+func auditCopy(e store.Event, actor, subject string) audit.Event {
+	a := audit.Event{Actor: actor, Action: "enrollment." + e.Action, Subject: subject, Details: e}
+	if e.AuditID != "" {
+		a.Source = eventSourcePrefix + e.AuditID
+	}
+	return a
+}
+
+// eventSourcePrefix starts the audit Source of an enrollment event.
+const eventSourcePrefix = "enrollment.event:"
 
 // pseudonym replaces a national number in "identity:<nid>" or
 // "citizen:<nid>" with the identity's internal ID ("unknown" when no
 // identity has that number yet); other names pass unchanged.
-func (t *auditingTx) pseudonym(name string) string {
+func (t *auditingTx) pseudonym(name string) string { return pseudonym(t, name) }
+
+func pseudonym(t store.EnrollmentTx, name string) string {
 	kind, nid, ok := strings.Cut(name, ":")
 	if !ok || (kind != "identity" && kind != "citizen") {
 		return name
@@ -74,4 +93,97 @@ func (t *auditingTx) pseudonym(name string) string {
 		return kind + ":unknown"
 	}
 	return kind + ":" + id.ID
+}
+
+// pendingAudit is what CatchUpAudit needs from the store beyond Store;
+// store.Bolt and store.Postgres have it.
+type pendingAudit interface {
+	PendingAuditEvents(ctx context.Context, before time.Time, limit int) ([]store.Event, error)
+	ClearPendingAuditEvents(ctx context.Context, events []store.Event) error
+}
+
+// recorder is what CatchUpAudit needs from the Auditor beyond Append;
+// *audit.Log has it.
+type recorder interface {
+	Recorded(ctx context.Context, sources []string) (map[string]uint64, error)
+}
+
+// ErrNoCatchUp: the store or the auditor cannot tell which events are
+// missing from the audit log.
+var ErrNoCatchUp = errors.New("enrollment: the store or audit log cannot catch up")
+
+// CatchUpAudit makes the audit log complete after a crash. Every event
+// recorded with an audit log configured is kept by the store as pending
+// audit, in the transaction that records it, until a catch-up has checked
+// that the log holds its copy; the copy names the event (Source), and the
+// log never holds two copies of one event. CatchUpAudit goes through the
+// pending events older than grace (grace leaves alone the events whose
+// own copy is being appended right now; 0 at start-up), appends the copies
+// that are missing, and then forgets the events. It reports how many
+// copies it appended. Several replicas may run it at once: the log
+// refuses a second copy, and forgetting an event twice is harmless.
+func (s *Service) CatchUpAudit(ctx context.Context, grace time.Duration) (int, error) {
+	if s.opts.Audit == nil {
+		return 0, nil
+	}
+	ps, ok := s.st.(pendingAudit)
+	rec, ok2 := s.opts.Audit.(recorder)
+	if !ok || !ok2 {
+		return 0, ErrNoCatchUp
+	}
+	before := s.now().Add(-grace)
+	appended := 0
+	for {
+		events, err := ps.PendingAuditEvents(ctx, before, 500)
+		if err != nil || len(events) == 0 {
+			return appended, err
+		}
+		sources := make([]string, len(events))
+		for i, e := range events {
+			sources[i] = eventSourcePrefix + e.AuditID
+		}
+		have, err := rec.Recorded(ctx, sources)
+		if err != nil {
+			return appended, fmt.Errorf("audit catch-up: %w", err)
+		}
+		var missing []audit.Event
+		err = s.st.EnrollmentView(ctx, func(tx store.EnrollmentTx) error {
+			for i, e := range events {
+				if _, ok := have[sources[i]]; !ok {
+					missing = append(missing, auditCopy(e, pseudonym(tx, e.Actor), pseudonym(tx, e.Subject)))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return appended, fmt.Errorf("audit catch-up: %w", err)
+		}
+		if err := s.auditAll(ctx, missing); err != nil {
+			return appended, fmt.Errorf("audit catch-up: %w", err)
+		}
+		appended += len(missing)
+		if err := ps.ClearPendingAuditEvents(ctx, events); err != nil {
+			return appended, err
+		}
+		if len(events) < 500 {
+			return appended, nil
+		}
+	}
+}
+
+// RunAuditCatchUp runs CatchUpAudit every interval, with a grace of one
+// interval, until ctx ends, reporting errors to onErr.
+func (s *Service) RunAuditCatchUp(ctx context.Context, interval time.Duration, onErr func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.CatchUpAudit(ctx, interval); err != nil && ctx.Err() == nil {
+				onErr(err)
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package enrollment
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"regexp"
@@ -189,6 +190,19 @@ func (s *Service) Import(ctx context.Context, by Principal, recs []ImportRecord)
 	if err := s.auditAll(context.WithoutCancel(ctx), events); err != nil {
 		return res, fmt.Errorf("import: %w", err)
 	}
+	// The copies are in the log: forget the events' pending audit in one
+	// transaction rather than leaving them to the next catch-up.
+	if ps, ok := s.st.(pendingAudit); ok && len(events) > 0 {
+		done := make([]store.Event, 0, len(events))
+		for _, e := range events {
+			if se, ok := e.Details.(store.Event); ok {
+				done = append(done, se)
+			}
+		}
+		if err := ps.ClearPendingAuditEvents(context.WithoutCancel(ctx), done); err != nil {
+			return res, fmt.Errorf("import: %w", err)
+		}
+	}
 	return res, nil
 }
 
@@ -221,10 +235,13 @@ func (s *Service) importOne(tx store.EnrollmentTx, events *[]audit.Event, by Pri
 		return false, err
 	}
 	e := s.event(by, ImportPurpose, identitySubject(p.NationalID), "", rec.ID+" proofed "+r.Method+" by "+r.Officer+" at "+r.Centre)
+	if s.opts.Audit != nil {
+		e.AuditID = rand.Text() // kept pending audit until auditAll has copied it
+	}
 	if err := tx.AppendEvent(e); err != nil {
 		return false, err
 	}
-	*events = append(*events, audit.Event{Actor: e.Actor, Action: "enrollment." + e.Action, Subject: "identity:" + id, Details: e})
+	*events = append(*events, auditCopy(e, e.Actor, "identity:"+id))
 	return true, nil
 }
 

@@ -20,11 +20,12 @@ var (
 	bucketAuditLeaves      = []byte("audit_leaves")      // leaf hash -> index
 	bucketAuditCheckpoints = []byte("audit_checkpoints") // size -> AuditCheckpoint
 	bucketAuditMeta        = []byte("audit_meta")        // "head" -> AuditHead
+	bucketAuditSources     = []byte("audit_sources")     // source -> index
 
 	keyAuditHead = []byte("head")
 
 	auditBuckets = [][]byte{bucketAuditRecords, bucketAuditDetails, bucketAuditRetention,
-		bucketAuditNodes, bucketAuditLeaves, bucketAuditCheckpoints, bucketAuditMeta}
+		bucketAuditNodes, bucketAuditLeaves, bucketAuditCheckpoints, bucketAuditMeta, bucketAuditSources}
 )
 
 // maxAuditProofNodes bounds one AuditNodes call: a proof in a tree of 2^64
@@ -50,7 +51,8 @@ func auditBucketsExist(tx *bolt.Tx) bool { return tx.Bucket(bucketAuditMeta) != 
 // first node is its leaf and that each head is one larger than the one
 // before, then commits. Nothing is written when build or a check fails.
 // Callers batch concurrent appends themselves (package audit does), so
-// build runs once.
+// build runs once. An entry whose Source is already in the log fails the
+// whole append with ErrDuplicate (see [Bolt.AuditSourceIndexes]).
 func (s *Bolt) AppendAudit(ctx context.Context, build func(head AuditHead) ([]AuditAppend, error)) ([]AuditAppend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("append audit: %w", err)
@@ -121,6 +123,15 @@ func putAuditAppend(tx *bolt.Tx, a AuditAppend) error {
 			return err
 		}
 	}
+	if a.Entry.Source != "" {
+		sources := tx.Bucket(bucketAuditSources)
+		if sources.Get([]byte(a.Entry.Source)) != nil {
+			return fmt.Errorf("record of source %q: %w", a.Entry.Source, ErrDuplicate)
+		}
+		if err := sources.Put([]byte(a.Entry.Source), k); err != nil {
+			return err
+		}
+	}
 	leaves := tx.Bucket(bucketAuditLeaves)
 	if leaves.Get(a.Nodes[0].Hash) == nil {
 		if err := leaves.Put(a.Nodes[0].Hash, k); err != nil {
@@ -186,6 +197,32 @@ func (s *Bolt) AuditEntries(ctx context.Context, from uint64, limit int) ([]Audi
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
+	}
+	return out, nil
+}
+
+// AuditSourceIndexes returns the indexes of the entries whose Source is
+// one of sources (at most 1000); sources without an entry are absent
+// from the map.
+func (s *Bolt) AuditSourceIndexes(ctx context.Context, sources []string) (map[string]uint64, error) {
+	if len(sources) > 1000 {
+		return nil, fmt.Errorf("audit sources: %d asked, at most 1000", len(sources))
+	}
+	out := make(map[string]uint64)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAuditSources)
+		if b == nil {
+			return nil
+		}
+		for _, src := range sources {
+			if v := b.Get([]byte(src)); len(v) == 8 {
+				out[src] = binary.BigEndian.Uint64(v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit sources: %w", err)
 	}
 	return out, nil
 }

@@ -17,6 +17,13 @@ type AuditEntry struct {
 	// Details are kept apart from the record, until their retention period
 	// ends. Nil when the event had none or they were purged.
 	Details *AuditDetails `json:"details,omitempty"`
+	// Source, when set, names the event the record copies from another
+	// part of the store ("enrollment.event:<id>"): the store keeps at most
+	// one entry per source, so a record copied again after a crash is
+	// refused (ErrDuplicate) rather than appended twice. Only appends
+	// carry it; AuditEntries leaves it empty (package audit keeps it in
+	// the record as well).
+	Source string `json:"source,omitempty"`
 }
 
 // AuditDetails are the details of an audit event, which may hold personal

@@ -22,10 +22,11 @@ var (
 	bucketSessions    = []byte("enr_sessions")
 	bucketCeremonies  = []byte("enr_ceremonies")
 	bucketApprovals   = []byte("enr_approvals")
-	bucketEvents      = []byte("enr_events") // subject \x00 seq -> event
+	bucketEvents      = []byte("enr_events")        // subject \x00 seq -> event
+	bucketAuditPend   = []byte("enr_audit_pending") // at (unix ns) || audit id -> event
 
 	enrollmentBuckets = [][]byte{bucketCentres, bucketOfficers, bucketEnrollments, bucketEnrollIDs,
-		bucketIdentities, bucketIdentityIDs, bucketSessions, bucketCeremonies, bucketApprovals, bucketEvents}
+		bucketIdentities, bucketIdentityIDs, bucketSessions, bucketCeremonies, bucketApprovals, bucketEvents, bucketAuditPend}
 )
 
 // EnrollmentView runs fn in a read-only transaction.
@@ -343,7 +344,13 @@ func (t *boltEnrollTx) AppendEvent(e Event) error {
 	if err != nil {
 		return fmt.Errorf("append event: %w", err)
 	}
-	return b.Put(seqKey(e.Subject, seq), raw)
+	if err := b.Put(seqKey(e.Subject, seq), raw); err != nil {
+		return err
+	}
+	if e.AuditID != "" {
+		return t.b(bucketAuditPend).Put(auditPendingKey(e), raw)
+	}
+	return nil
 }
 
 func (t *boltEnrollTx) Events(subject string) ([]Event, error) {

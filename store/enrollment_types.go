@@ -215,6 +215,11 @@ type Event struct {
 	Subject string    `json:"subject"` // "identity:<national id>", "officer:<username>", …
 	Why     string    `json:"why,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
+	// AuditID, when set, names the event's copy in the audit log. The
+	// store then also keeps the event as pending audit, in the same
+	// transaction, until ClearPendingAuditEvents: a crash between the
+	// commit and the audit append leaves it there for a catch-up to copy.
+	AuditID string `json:"audit_id,omitempty"`
 }
 
 // EnrollmentTx is one transaction over the enrollment records. Reads see

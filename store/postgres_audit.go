@@ -70,8 +70,15 @@ func pgPutAuditAppend(ctx context.Context, tx pgx.Tx, a AuditAppend) error {
 		}
 		until = &d.RetainUntil
 	}
-	if _, err := tx.Exec(ctx, "INSERT INTO audit_records (idx, record, details, retain_until) VALUES ($1, $2, $3, $4)",
-		int64(a.Entry.Index), a.Entry.Record, details, until); err != nil {
+	var source *string
+	if a.Entry.Source != "" {
+		source = &a.Entry.Source
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO audit_records (idx, record, details, retain_until, source) VALUES ($1, $2, $3, $4, $5)",
+		int64(a.Entry.Index), a.Entry.Record, details, until, source); err != nil {
+		if isUniqueViolation(err) && source != nil {
+			return fmt.Errorf("record of source %q: %w", *source, ErrDuplicate)
+		}
 		return err
 	}
 	batch := &pgx.Batch{}
@@ -130,6 +137,34 @@ func (s *Postgres) AuditEntries(ctx context.Context, from uint64, limit int) ([]
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
+	}
+	return out, nil
+}
+
+// AuditSourceIndexes implements the same method of [Bolt].
+func (s *Postgres) AuditSourceIndexes(ctx context.Context, sources []string) (map[string]uint64, error) {
+	if len(sources) > 1000 {
+		return nil, fmt.Errorf("audit sources: %d asked, at most 1000", len(sources))
+	}
+	out := make(map[string]uint64)
+	if len(sources) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, "SELECT source, idx FROM audit_records WHERE source = ANY($1)", sources)
+	if err != nil {
+		return nil, fmt.Errorf("audit sources: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var src string
+		var idx int64
+		if err := rows.Scan(&src, &idx); err != nil {
+			return nil, fmt.Errorf("audit sources: %w", err)
+		}
+		out[src] = uint64(idx)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit sources: %w", err)
 	}
 	return out, nil
 }

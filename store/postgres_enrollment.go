@@ -482,6 +482,11 @@ func (t *pgEnrollTx) AppendEvent(e Event) error {
 	if _, err := t.tx.Exec(t.ctx, "INSERT INTO enr_events (seq, subject, doc) VALUES ($1, $2, $3)", seq, e.Subject, raw); err != nil {
 		return fmt.Errorf("append event: %w", err)
 	}
+	if e.AuditID != "" {
+		if _, err := t.tx.Exec(t.ctx, "INSERT INTO enr_audit_pending (id, at, doc) VALUES ($1, $2, $3)", e.AuditID, e.At, raw); err != nil {
+			return fmt.Errorf("append event: pending audit: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -21,6 +21,7 @@ type AuditStore interface {
 	AuditEntry(ctx context.Context, index uint64) (store.AuditEntry, error)
 	AuditNodes(ctx context.Context, ids []store.AuditNodeID) ([][]byte, error)
 	AuditLeafIndex(ctx context.Context, hash []byte) (uint64, error)
+	AuditSourceIndexes(ctx context.Context, sources []string) (map[string]uint64, error)
 	SaveAuditCheckpoint(ctx context.Context, c store.AuditCheckpoint) error
 	LatestAuditCheckpoint(ctx context.Context) (store.AuditCheckpoint, error)
 	AuditCheckpoints(ctx context.Context, from uint64, limit int) ([]store.AuditCheckpoint, error)
@@ -134,6 +135,36 @@ func RunAudit(t *testing.T, open func(t *testing.T) AuditStore) {
 		}
 		if h, _ := s.AuditHead(ctx); h.Size != 0 {
 			t.Fatalf("size after rejected appends = %d", h.Size)
+		}
+	})
+	t.Run("SourceOnce", func(t *testing.T) {
+		s := open(t)
+		withSources := func(n int, sources ...string) func(store.AuditHead) ([]store.AuditAppend, error) {
+			return func(h store.AuditHead) ([]store.AuditAppend, error) {
+				as, err := auditBuild(n, false)(h)
+				for i := range as {
+					as[i].Entry.Source = sources[i]
+				}
+				return as, err
+			}
+		}
+		if _, err := s.AppendAudit(ctx, withSources(2, "ev:a", "")); err != nil {
+			t.Fatal(err)
+		}
+		for _, srcs := range [][]string{{"ev:b", "ev:a"}, {"ev:c", "ev:c"}} {
+			if _, err := s.AppendAudit(ctx, withSources(2, srcs...)); !errors.Is(err, store.ErrDuplicate) {
+				t.Fatalf("append of sources %v = %v, want ErrDuplicate", srcs, err)
+			}
+		}
+		if h, _ := s.AuditHead(ctx); h.Size != 2 {
+			t.Fatalf("size after refused appends = %d, want 2", h.Size)
+		}
+		if _, err := s.AppendAudit(ctx, withSources(1, "ev:b")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.AuditSourceIndexes(ctx, []string{"ev:a", "ev:b", "ev:c", ""})
+		if err != nil || len(got) != 2 || got["ev:a"] != 0 || got["ev:b"] != 2 {
+			t.Fatalf("AuditSourceIndexes = %v, %v", got, err)
 		}
 	})
 	t.Run("ConcurrentAppends", func(t *testing.T) {
