@@ -3,10 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -27,6 +24,7 @@ import (
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/internal/problem"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/store"
 )
 
@@ -164,7 +162,7 @@ func (e *enrEnv) activate(t testing.TB, officerTok, nid string) *testPhone {
 		t.Fatal(err)
 	}
 	ph := &testPhone{auth: virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(ao.UserID)}),
-		cred: newCredential()}
+		cred: testenv.Passkey(t)}
 	resp := virtualwebauthn.CreateAttestationResponse(e.rp, ph.auth, ph.cred, *ao)
 	var act enrollment.Activation
 	rec := e.call(t, "POST", "/api/v1/activation/finish", "", map[string]any{"ceremony_id": ch.CeremonyID, "device_name": "phone", "credential": json.RawMessage(resp)}, &act)
@@ -301,7 +299,7 @@ func fuzzSeeds(f *testing.F) (*enrEnv, string, string, []string) {
 	e.call(f, "POST", "/api/v1/activation/begin", "", map[string]string{"national_id": "1234567890", "code": res.Code.Code}, &act)
 	e.call(f, "POST", "/api/v1/signin/begin", "", nil, &sig)
 	ao, _ := virtualwebauthn.ParseAttestationOptions(string(act.Options))
-	reg := virtualwebauthn.CreateAttestationResponse(e.rp, virtualwebauthn.NewAuthenticator(), newCredential(), *ao)
+	reg := virtualwebauthn.CreateAttestationResponse(e.rp, virtualwebauthn.NewAuthenticator(), testenv.Passkey(f), *ao)
 	so, _ := virtualwebauthn.ParseAssertionOptions(string(sig.Options))
 	ph.cred.Counter = 100
 	assertion := virtualwebauthn.CreateAssertionResponse(e.rp, ph.auth, ph.cred, *so)
@@ -368,26 +366,6 @@ func FuzzActivationBegin(f *testing.F) {
 			t.Fatalf("%d %s for %q", rec.Code, rec.Body, raw)
 		}
 	})
-}
-
-// newCredential makes a virtual passkey whose EC point coordinates are full
-// length: virtualwebauthn drops their leading zeros, which the WebAuthn
-// library rightly refuses.
-func newCredential() virtualwebauthn.Credential {
-	for {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		if len(k.X.Bytes()) != 32 || len(k.Y.Bytes()) != 32 {
-			continue
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			panic(err)
-		}
-		return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
-	}
 }
 
 // isEnrollmentPath tells the enrollment part's paths from the others'.

@@ -4,28 +4,23 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/descope/virtualwebauthn"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/enrollment"
-	"github.com/thiqa/thiqa/hsm"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/internal/testpki"
 	"github.com/thiqa/thiqa/signer"
 	"github.com/thiqa/thiqa/signer/validate"
@@ -51,24 +46,11 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	dir := t.TempDir()
-	kek := make([]byte, hsm.KEKSize)
-	rand.Read(kek)
-	keys, err := hsm.OpenSoftware(filepath.Join(dir, "keys"), kek, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(filepath.Join(dir, "thiqa.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	keys, st := testenv.Keys(t), testenv.Bolt(t)
 	e := &env{now: testNow, totp: map[string]string{}}
 	clock := func() time.Time { return e.now }
-	authority, err := ca.Init(context.Background(), ca.DefaultConfig(), keys, st, ca.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	authority := testenv.CA(t, keys, st, ca.Options{Clock: clock})
+	var err error
 	e.svc, err = enrollment.New(st, keys, authority, enrollment.Options{Clock: clock, Argon2: enrollment.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -284,70 +266,12 @@ func activate(t testing.TB, e *env, nid string) string {
 	return nid
 }
 
-// phone is a citizen's virtual passkey.
-type phone struct {
-	auth virtualwebauthn.Authenticator
-	cred virtualwebauthn.Credential
-}
-
-var testRP = virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}
-
 // activatePhone is activate, returning the passkey.
-func activatePhone(t testing.TB, e *env, nid string) *phone {
+func activatePhone(t testing.TB, e *env, nid string) *testenv.Phone {
 	t.Helper()
-	ctx := context.Background()
 	by := enrollment.Principal{Kind: enrollment.KindOfficer, Username: "enroller", Role: store.RoleOfficer, Centre: "AMM-01"}
 	p := proofing(nid)
-	res, err := e.svc.Enrol(ctx, by, enrollment.Proofing{NationalID: nid, GivenName: p.Get("given_name"), Surname: p.Get("surname"),
+	return testenv.Activate(t, e.svc, by, enrollment.Proofing{NationalID: nid, GivenName: p.Get("given_name"), Surname: p.Get("surname"),
 		GivenNameAr: p.Get("given_name_ar"), SurnameAr: p.Get("surname_ar"), DateOfBirth: p.Get("date_of_birth"), DocType: p.Get("doc_type"),
 		DocNumber: p.Get("doc_number"), DocExpiry: p.Get("doc_expiry"), DocCheck: "pass", FaceMatch: "pass"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := e.svc.BeginActivation(ctx, nid, res.Code.Code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ao, err := virtualwebauthn.ParseAttestationOptions(string(ch.Options))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ph := &phone{auth: virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(ao.UserID)}), cred: newCredential()}
-	resp := virtualwebauthn.CreateAttestationResponse(testRP, ph.auth, ph.cred, *ao)
-	act, err := e.svc.FinishActivation(ctx, ch.CeremonyID, "phone", []byte(resp))
-	if err != nil || act.Identity.State != store.IdentityActive {
-		t.Fatalf("activate: %+v %v", act.Identity, err)
-	}
-	return ph
-}
-
-// assert answers a WebAuthn assertion challenge with the phone's passkey.
-func (ph *phone) assert(t testing.TB, options []byte) []byte {
-	t.Helper()
-	ao, err := virtualwebauthn.ParseAssertionOptions(string(options))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ph.cred.Counter++
-	return []byte(virtualwebauthn.CreateAssertionResponse(testRP, ph.auth, ph.cred, *ao))
-}
-
-// newCredential makes a virtual passkey whose EC point coordinates are
-// full length (virtualwebauthn drops leading zeros, which the WebAuthn
-// library rightly refuses).
-func newCredential() virtualwebauthn.Credential {
-	for {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		if len(k.X.Bytes()) != 32 || len(k.Y.Bytes()) != 32 {
-			continue
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			panic(err)
-		}
-		return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
-	}
 }

@@ -65,7 +65,7 @@ func registeredPDF(t testing.TB, e *env) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, citizen, err := e.svc.FinishSignIn(ctx, ch.CeremonyID, ph.assert(t, ch.Options))
+	_, citizen, err := e.svc.FinishSignIn(ctx, ch.CeremonyID, ph.Assert(t, ch.Options))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func registeredPDF(t testing.TB, e *env) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.sign.Approve(ctx, by, req.ID, c.CeremonyID, ph.assert(t, c.Options)); err != nil {
+	if _, err := e.sign.Approve(ctx, by, req.ID, c.CeremonyID, ph.Assert(t, c.Options)); err != nil {
 		t.Fatal(err)
 	}
 	pdf, _, err := e.sign.Document(ctx, by, req.ID, 0, true)
