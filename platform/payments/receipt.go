@@ -1,13 +1,10 @@
 package payments
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"strings"
-	"unicode/utf16"
 
+	"github.com/thiqa/thiqa/platform/internal/onepage"
 	"github.com/thiqa/thiqa/platform/seal"
 	"github.com/thiqa/thiqa/store"
 )
@@ -61,22 +58,15 @@ func Fils(fils int64) string {
 // ReceiptPDF writes the unsealed receipt of inv: one A4 page, PDF 1.7. The
 // same invoice gives the same bytes.
 func ReceiptPDF(inv Invoice) []byte {
-	var c bytes.Buffer
-	text := func(bold bool, size, x, y float64, s string) {
-		font := "F1"
-		if bold {
-			font = "F2"
-		}
-		fmt.Fprintf(&c, "BT /%s %g Tf %g %g Td %s Tj ET\n", font, size, x, y, latin(s))
-	}
-	text(true, 15, 50, 790, "Hashemite Kingdom of Jordan - Thiqa")
-	text(true, 13, 50, 770, "Payment receipt")
-	text(false, 9, 50, 752, "Issued by Thiqa, the national trust service, for a government service fee.")
-	fmt.Fprintf(&c, "0.5 w 50 742 m 545 742 l S\n")
+	var c onepage.Page
+	c.Text(true, 15, 50, 790, "Hashemite Kingdom of Jordan - Thiqa")
+	c.Text(true, 13, 50, 770, "Payment receipt")
+	c.Text(false, 9, 50, 752, "Issued by Thiqa, the national trust service, for a government service fee.")
+	c.Line(50, 742, 545, 742)
 	y := 715.0
 	row := func(label, value string) {
-		text(true, 11, 50, y, label)
-		text(false, 11, 200, y, value)
+		c.Text(true, 11, 50, y, label)
+		c.Text(false, 11, 200, y, value)
 		y -= 20
 	}
 	row("Receipt number", inv.ID)
@@ -91,76 +81,10 @@ func ReceiptPDF(inv Invoice) []byte {
 	for _, r := range inv.Refunds {
 		row("Refunded", Fils(r.AmountFils)+" "+inv.Currency+" on "+r.At.UTC().Format("2 January 2006")+" ("+r.ID+")")
 	}
-	text(false, 8, 50, 40, "This receipt is sealed with the Thiqa platform's electronic seal; verify it at the Thiqa verification page.")
+	c.Text(false, 8, 50, 40, "This receipt is sealed with the Thiqa platform's electronic seal; verify it at the Thiqa verification page.")
 	subject := "إيصال دفع " + inv.ID
 	if inv.DescriptionAr != "" {
 		subject += ": " + inv.DescriptionAr
 	}
-	content := c.Bytes()
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R /Lang (en) >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> /Contents 4 0 R >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", len(content), content),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>",
-		fmt.Sprintf("<< /Title %s /Subject %s /Producer (Thiqa) /CreationDate (D:%s) >>",
-			latin("Payment receipt "+inv.ID), utf16BE(subject), inv.Paid.UTC().Format("20060102150405Z")),
-	}
-	return writePDF(objs)
-}
-
-// writePDF writes objects 1..n (the last one the document information),
-// the cross-reference table and the trailer.
-func writePDF(objs []string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	id := sha256.Sum256(b.Bytes())
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R /ID [<%x> <%x>] >>\nstartxref\n%d\n%%%%EOF\n",
-		len(objs)+1, len(objs), id[:16], id[:16], xref)
-	return b.Bytes()
-}
-
-// latin writes s as a PDF literal string for WinAnsiEncoding; characters
-// outside Latin-1 become "?".
-func latin(s string) string {
-	var b strings.Builder
-	b.WriteByte('(')
-	for _, r := range s {
-		switch {
-		case r == '(' || r == ')' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r >= 0x20 && r < 0x7f:
-			b.WriteRune(r)
-		case r >= 0xa0 && r <= 0xff:
-			fmt.Fprintf(&b, "\\%03o", r)
-		default:
-			b.WriteByte('?')
-		}
-	}
-	b.WriteByte(')')
-	return b.String()
-}
-
-// utf16BE writes s as a PDF text string in UTF-16BE with its byte order
-// mark.
-func utf16BE(s string) string {
-	var b strings.Builder
-	b.WriteString("<FEFF")
-	for _, u := range utf16.Encode([]rune(s)) {
-		fmt.Fprintf(&b, "%04X", u)
-	}
-	b.WriteByte('>')
-	return b.String()
+	return c.PDF(onepage.Info{Title: "Payment receipt " + inv.ID, Subject: subject, Created: inv.Paid})
 }
