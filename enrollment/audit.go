@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -132,6 +133,9 @@ func (s *Service) CatchUpAudit(ctx context.Context, grace time.Duration) (int, e
 		return 0, ErrNoCatchUp
 	}
 	before := s.now().Add(-grace)
+	if grace <= 0 {
+		before = time.Unix(0, math.MaxInt64) // every pending event, whatever the clock says
+	}
 	appended := 0
 	for {
 		events, err := ps.PendingAuditEvents(ctx, before, 500)
