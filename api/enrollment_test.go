@@ -3,14 +3,12 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +20,6 @@ import (
 
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/enrollment"
-	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/internal/problem"
 	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/store"
@@ -41,26 +38,13 @@ type enrEnv struct {
 
 func newEnrEnv(t testing.TB) *enrEnv {
 	t.Helper()
-	dir := t.TempDir()
-	kek := make([]byte, hsm.KEKSize)
-	rand.Read(kek)
-	keys, err := hsm.OpenSoftware(filepath.Join(dir, "keys"), kek, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(filepath.Join(dir, "thiqa.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	keys, st := testenv.Keys(t), testenv.Bolt(t)
 	e := &enrEnv{totp: map[string]string{}, rp: virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}}
 	now := testNow
 	e.now = &now
 	clock := func() time.Time { return *e.now }
-	authority, err := ca.Init(context.Background(), ca.DefaultConfig(), keys, st, ca.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	authority := testenv.CA(t, keys, st, ca.Options{Clock: clock})
+	var err error
 	e.svc, err = enrollment.New(st, keys, authority, enrollment.Options{Clock: clock, Argon2: enrollment.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)

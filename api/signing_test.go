@@ -28,6 +28,7 @@ import (
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/internal/problem"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signer/validate"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
@@ -63,30 +64,18 @@ func (c countingApprover) SignApproved(ctx context.Context, a *enrollment.Approv
 
 func newSignEnv(t testing.TB) *signEnv {
 	t.Helper()
-	dir := t.TempDir()
-	kek := make([]byte, hsm.KEKSize)
-	rand.Read(kek)
-	keys, err := hsm.OpenSoftware(filepath.Join(dir, "keys"), kek, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(filepath.Join(dir, "thiqa.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	keys, st := testenv.Keys(t), testenv.Bolt(t)
 	e := &signEnv{enrEnv: &enrEnv{totp: map[string]string{}, rp: virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"}}, st: st}
 	e.keys = keys
 	now := testNow
 	e.now = &now
 	clock := func() time.Time { return *e.now }
 	logKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var err error
 	if e.audit, err = audit.New(st, logKey, audit.Options{Clock: clock}); err != nil {
 		t.Fatal(err)
 	}
-	if e.ca, err = ca.Init(context.Background(), ca.DefaultConfig(), keys, st, ca.Options{Clock: clock, Audit: e.audit}); err != nil {
-		t.Fatal(err)
-	}
+	e.ca = testenv.CA(t, keys, st, ca.Options{Clock: clock, Audit: e.audit})
 	if e.root, err = e.ca.AuthorityCertificate(ca.Root); err != nil {
 		t.Fatal(err)
 	}

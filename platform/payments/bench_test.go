@@ -1,14 +1,13 @@
 package payments_test
 
 import (
-	"crypto/rand"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/thiqa/thiqa/ca"
-	"github.com/thiqa/thiqa/hsm"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/platform/payments"
 	"github.com/thiqa/thiqa/platform/payments/sandbox"
 	"github.com/thiqa/thiqa/platform/seal"
@@ -47,19 +46,8 @@ func BenchmarkHandleCallback(b *testing.B) {
 // software key custody: PDF, ECDSA P-256 signature, time-stamp and OCSP
 // from the CA in process.
 func BenchmarkReceipt(b *testing.B) {
-	dir := b.TempDir()
-	kek := make([]byte, hsm.KEKSize)
-	rand.Read(kek)
-	keys, _ := hsm.OpenSoftware(filepath.Join(dir, "keys"), kek, nil)
-	st, err := store.OpenBolt(filepath.Join(dir, "thiqa.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	authority, err := ca.Init(ctx, ca.DefaultConfig(), keys, st, ca.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	keys, st := testenv.Keys(b), testenv.Bolt(b)
+	authority := testenv.CA(b, keys, st, ca.Options{})
 	sl, err := seal.Provision(ctx, keys, authority, st, seal.Identity{Name: "platform", Organization: "Thiqa Platform", OrgIdentifier: "GOVJO-1000"}, seal.ProvisionOptions{})
 	if err != nil {
 		b.Fatal(err)

@@ -22,7 +22,7 @@ import (
 
 	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/ca"
-	"github.com/thiqa/thiqa/hsm"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/platform/payments"
 	"github.com/thiqa/thiqa/platform/payments/sandbox"
@@ -318,22 +318,8 @@ func TestRefundsAndReconcile(t *testing.T) {
 }
 
 func TestReceiptIsSealed(t *testing.T) {
-	dir := t.TempDir()
-	kek := make([]byte, hsm.KEKSize)
-	rand.Read(kek)
-	keys, err := hsm.OpenSoftware(filepath.Join(dir, "keys"), kek, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cst, err := store.OpenBolt(filepath.Join(dir, "ca.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cst.Close()
-	authority, err := ca.Init(ctx, ca.DefaultConfig(), keys, cst, ca.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys, cst := testenv.Keys(t), testenv.Bolt(t)
+	authority := testenv.CA(t, keys, cst, ca.Options{})
 	sl, err := seal.Provision(ctx, keys, authority, cst, seal.Identity{Name: "platform", Organization: "Thiqa Platform",
 		OrganizationAr: "منصة ثقة", OrgIdentifier: "GOVJO-1000"}, seal.ProvisionOptions{})
 	if err != nil {

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
@@ -29,6 +27,7 @@ import (
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/internal/node"
 	"github.com/thiqa/thiqa/internal/pgtest"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/platform/catalogue"
 	"github.com/thiqa/thiqa/platform/payments/sandbox"
@@ -133,17 +132,8 @@ type phone struct {
 
 func newPhone(t *testing.T, userID []byte) *phone {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &phone{rp: virtualwebauthn.RelyingParty{ID: "localhost", Name: "Thiqa", Origin: "http://localhost:8080"},
-		auth: virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: userID}),
-		cred: virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)}
+	return &phone{rp: testenv.RP, auth: virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: userID}),
+		cred: testenv.Passkey(t)}
 }
 
 func (p *phone) assert(t *testing.T, options json.RawMessage) json.RawMessage {

@@ -3,7 +3,6 @@ package seal_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/hsm"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/platform/seal"
 	"github.com/thiqa/thiqa/signer/validate"
@@ -33,22 +33,8 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	dir := t.TempDir()
-	kek := make([]byte, hsm.KEKSize)
-	rand.Read(kek)
-	keys, err := hsm.OpenSoftware(filepath.Join(dir, "keys"), kek, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(filepath.Join(dir, "thiqa.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	authority, err := ca.Init(context.Background(), ca.DefaultConfig(), keys, st, ca.Options{Clock: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys, st := testenv.Keys(t), testenv.Bolt(t)
+	authority := testenv.CA(t, keys, st, ca.Options{Clock: func() time.Time { return now }})
 	root, err := authority.AuthorityCertificate("root")
 	if err != nil {
 		t.Fatal(err)
