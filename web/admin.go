@@ -92,17 +92,23 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, by enrollme
 	s.pages.Render(w, status, "admin.html", p)
 }
 
+// adminRefused answers an administrator's form that err refused: a
+// server error is the error page; a refusal shows the admin page again
+// with its message and the form's values.
+func (s *Server) adminRefused(w http.ResponseWriter, r *http.Request, by enrollment.Principal, err error, values map[string]string) {
+	status, key := errorKey(err)
+	if status >= 500 {
+		s.failErr(w, r, by, err)
+		return
+	}
+	s.renderAdmin(w, r, by, status, adminView{Values: values}, key, "")
+}
+
 func (s *Server) createCentre(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
 	c := store.Centre{Code: field(r.PostForm, "code", 32), NameAr: field(r.PostForm, "name_ar", 200),
 		NameEn: field(r.PostForm, "name_en", 200), Governorate: field(r.PostForm, "governorate", 100)}
 	if _, err := s.deps.Enrollment.CreateCentre(r.Context(), by, c); err != nil {
-		status, key := errorKey(err)
-		if status >= 500 {
-			s.failErr(w, r, by, err)
-			return
-		}
-		v := adminView{Values: map[string]string{"code": c.Code, "name_ar": c.NameAr, "name_en": c.NameEn, "governorate": c.Governorate}}
-		s.renderAdmin(w, r, by, status, v, key, "")
+		s.adminRefused(w, r, by, err, map[string]string{"code": c.Code, "name_ar": c.NameAr, "name_en": c.NameEn, "governorate": c.Governorate})
 		return
 	}
 	http.Redirect(w, r, "/admin/?notice=centre-created", http.StatusSeeOther)
@@ -124,12 +130,7 @@ func (s *Server) createOfficer(w http.ResponseWriter, r *http.Request, by enroll
 	}
 	enr, err := s.deps.Enrollment.CreateOfficer(r.Context(), by, n)
 	if err != nil {
-		status, key := errorKey(err)
-		if status >= 500 {
-			s.failErr(w, r, by, err)
-			return
-		}
-		s.renderAdmin(w, r, by, status, adminView{Values: vals}, key, "")
+		s.adminRefused(w, r, by, err, vals)
 		return
 	}
 	s.renderAdmin(w, r, by, http.StatusOK, adminView{Officer: &enr}, "", "notice.officer-created")
@@ -157,12 +158,7 @@ func (s *Server) requestAgency(w http.ResponseWriter, r *http.Request, by enroll
 		n.Scopes = nil
 	}
 	if _, err := s.deps.Agencies.RequestAgency(r.Context(), by, n, field(r.PostForm, "why", 500)); err != nil {
-		status, key := errorKey(err)
-		if status >= 500 {
-			s.failErr(w, r, by, err)
-			return
-		}
-		s.renderAdmin(w, r, by, status, adminView{Values: vals}, key, "")
+		s.adminRefused(w, r, by, err, vals)
 		return
 	}
 	http.Redirect(w, r, "/admin/?notice=agency-requested", http.StatusSeeOther)
@@ -193,12 +189,7 @@ func (s *Server) decideAgency(w http.ResponseWriter, r *http.Request, by enrollm
 func (s *Server) requestAdmin(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
 	user, centre := field(r.PostForm, "username", 64), field(r.PostForm, "centre", 32)
 	if _, err := s.deps.Enrollment.RequestAdmin(r.Context(), by, user, centre, r.PostForm.Get("why")); err != nil {
-		status, key := errorKey(err)
-		if status >= 500 {
-			s.failErr(w, r, by, err)
-			return
-		}
-		s.renderAdmin(w, r, by, status, adminView{Values: map[string]string{"admin_username": user}}, key, "")
+		s.adminRefused(w, r, by, err, map[string]string{"admin_username": user})
 		return
 	}
 	http.Redirect(w, r, "/admin/?notice=admin-requested", http.StatusSeeOther)
