@@ -28,26 +28,29 @@ type outboxStore interface {
 	Close() error
 }
 
+// outboxStores open, by name, each store the replicas may share.
+var outboxStores = map[string]func(t *testing.T) outboxStore{
+	"bolt": func(t *testing.T) outboxStore {
+		st, err := store.OpenBolt(filepath.Join(t.TempDir(), "thiqa.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	},
+	"postgres": func(t *testing.T) outboxStore {
+		st, err := store.OpenPostgres(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	},
+}
+
 // TestWebhooksAcrossReplicas: three replicas deliver a queue of webhooks
 // at once; each delivery reaches the receiver exactly once (it never
 // fails here) and is recorded delivered.
 func TestWebhooksAcrossReplicas(t *testing.T) {
-	for name, open := range map[string]func(t *testing.T) outboxStore{
-		"bolt": func(t *testing.T) outboxStore {
-			st, err := store.OpenBolt(filepath.Join(t.TempDir(), "thiqa.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-		"postgres": func(t *testing.T) outboxStore {
-			st, err := store.OpenPostgres(context.Background(), pgtest.DSN(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-	} {
+	for name, open := range outboxStores {
 		t.Run(name, func(t *testing.T) {
 			st := open(t)
 			defer st.Close()
@@ -133,22 +136,7 @@ func runReplicas(t *testing.T, st outboxStore) {
 // process is put back to pending once, however many replicas recover at
 // the same time; one still within RecoverAfter is left alone.
 func TestRecoverAcrossReplicas(t *testing.T) {
-	for name, open := range map[string]func(t *testing.T) outboxStore{
-		"bolt": func(t *testing.T) outboxStore {
-			st, err := store.OpenBolt(filepath.Join(t.TempDir(), "thiqa.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-		"postgres": func(t *testing.T) outboxStore {
-			st, err := store.OpenPostgres(context.Background(), pgtest.DSN(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-	} {
+	for name, open := range outboxStores {
 		t.Run(name, func(t *testing.T) {
 			st := open(t)
 			defer st.Close()
