@@ -70,7 +70,7 @@ func CA(t testing.TB, keys hsm.Custody, st ca.Store, opts ca.Options) *ca.Servic
 
 // Passkey makes a virtual passkey whose EC point coordinates are full
 // length: virtualwebauthn drops their leading zeros, which the WebAuthn
-// library rightly refuses, so a plain draw fails about one run in 64.
+// library rightly refuses, so a plain draw fails about one time in 128.
 func Passkey(t testing.TB) virtualwebauthn.Credential {
 	t.Helper()
 	for range 1000 {
