@@ -45,6 +45,10 @@ type RateLimits struct {
 	// PerOfficer bounds the sign-in attempts for one officer username
 	// (default 20).
 	PerOfficer int
+	// PerIPVerify bounds the validations of POST /api/v1/verify asked
+	// from one client address by anyone but an agency with the verify
+	// scope (default 300: each costs CPU and revocation fetches).
+	PerIPVerify int
 	// TrustedProxies are the reverse proxies in front of the API: from
 	// them, the client's address is taken from X-Forwarded-For. None by
 	// default: the address is the TCP peer's.
@@ -63,6 +67,9 @@ func (l *RateLimits) setDefaults() {
 	}
 	if l.PerOfficer <= 0 {
 		l.PerOfficer = 20
+	}
+	if l.PerIPVerify <= 0 {
+		l.PerIPVerify = 300
 	}
 }
 

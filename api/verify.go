@@ -10,6 +10,8 @@ import (
 	"net/http"
 
 	"github.com/thiqa/thiqa/signer/validate"
+	"github.com/thiqa/thiqa/signing"
+	"github.com/thiqa/thiqa/store"
 )
 
 // Verifier validates signed PDFs (*validate.Validator).
@@ -34,12 +36,24 @@ func init() {
 // (application/pdf or any other type) or a multipart form whose "file"
 // part is the PDF; the answer is the JSON validation report (schema
 // validate.SchemaVersion), 200 whatever the verdict. Anyone may call it
-// (routeAccess); the server's body limit bounds the upload.
+// (routeAccess); the server's body limit bounds the upload. An agency
+// must hold the verify scope, and is then not counted; every other
+// caller counts against RateLimits.PerIPVerify for its address, before
+// the body is read, since a validation costs CPU and fetches.
 func (s *Server) verifyRoutes(mux *http.ServeMux) {
 	const pattern = "POST /api/v1/verify"
 	mux.HandleFunc(pattern, s.authorize(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if s.Verifier == nil {
 			s.writeError(w, r, ErrUnavailable)
+			return
+		}
+		if a, ok := r.Context().Value(agencyKey).(store.Agency); ok {
+			if !signing.HasScope(a, signing.ScopeVerify) {
+				s.refuse(w, r, fmt.Errorf("%w: scope %s is needed", ErrForbidden, signing.ScopeVerify))
+				return
+			}
+		} else if err := s.checkLimits(r, s.verifyLimit(r)); err != nil {
+			s.refuse(w, r, err)
 			return
 		}
 		pdf, err := readPDFBody(r)
@@ -95,4 +109,9 @@ func readPDFBody(r *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("%w: empty body (send the PDF)", ErrBadRequest)
 	}
 	return b, nil
+}
+
+// verifyLimit counts the validations asked from the request's address.
+func (s *Server) verifyLimit(r *http.Request) limit {
+	return limit{key: "verify/ip:" + clientIP(r, s.opts.Limits.TrustedProxies), max: s.opts.Limits.PerIPVerify, what: "from this address"}
 }

@@ -140,7 +140,7 @@ organisation CA.`,
 			go n.CA.RunCRLs(ctx, time.Hour, func(err error) { logger.Error("CRL refresh", "err", err) })
 			go n.CA.RunStatusSync(ctx, 250*time.Millisecond, func(err error) { logger.Error("status sync", "err", err) })
 			go n.Audit.Run(ctx, time.Minute, func(err error) { logger.Error("audit checkpoint", "err", err) })
-			go n.Enrollment.RunAuditCatchUp(ctx, time.Minute, func(err error) { logger.Error("audit catch-up", "err", err) })
+			go n.RunAuditCatchUp(ctx, time.Minute, func(err error) { logger.Error("audit catch-up", "err", err) })
 			// Webhook deliveries and the recovery of interrupted signing.
 			go n.Signing.Run(ctx, time.Second, func(err error) { logger.Error("signing worker", "err", err) })
 
@@ -171,7 +171,7 @@ organisation CA.`,
 	cmd.Flags().StringVar(&caFile, "client-ca", "", "PEM CAs of agencies' client certificates for mutual TLS (default: Thiqa's organisation CA, which issues e-seals)")
 	cmd.Flags().StringVar(&rpID, "webauthn-rp-id", "", `passkey relying party ID: the site's domain (default "localhost")`)
 	cmd.Flags().StringSliceVar(&proxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy in front of serve, repeatable: from it the client's address is read from X-Forwarded-For for rate limits")
-	cmd.Flags().BoolVar(&noLimits, "no-rate-limits", false, "do not limit activation and sign-in attempts per address, national number and officer, nor OpenID authorization requests per address and agency (load tests from one address)")
+	cmd.Flags().BoolVar(&noLimits, "no-rate-limits", false, "do not limit activation and sign-in attempts per address, national number and officer, validations at /api/v1/verify per address, nor OpenID authorization requests per address and agency (load tests from one address)")
 	cmd.Flags().StringSliceVar(&origins, "webauthn-origin", nil, `origin the app and pages are served from, repeatable (default "http://localhost:8080")`)
 	cmd.Flags().StringVar(&issuer, "issuer", issuer, "public issuer URL of the OpenID provider, e.g. https://id.example.jo/oidc; sets the passkey relying party (env THIQA_ISSUER; default http://localhost:8080/oidc)")
 	cfg = caFlags(cmd)
