@@ -85,11 +85,7 @@ func (e *signEnv) signedWithHook(t *testing.T, url string) (signing.RequestView,
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v signing.RequestView
-	body := signing.NewRequest{NationalID: "9861234567", PurposeAr: "غرض", PurposeEn: "Purpose", Documents: threeDocuments(t)[:1]}
-	if rec := e.call(t, "POST", "/api/v1/sign-requests", k.Key, body, &v); rec.Code != 201 {
-		t.Fatalf("create: %d %s", rec.Code, rec.Body)
-	}
+	v := e.oneDocument(t, k.Key, "9861234567")
 	if code, out := e.approve(t, ph, tok, v.ID); code != 200 {
 		t.Fatalf("approve: %d %s", code, out)
 	}

@@ -96,11 +96,7 @@ func TestRecoverAfterCrash(t *testing.T) {
 	off := e.officer(t, admin, "omar", store.RoleOfficer)
 	ph, tok := e.citizen(t, off, "9861234567")
 	ag := e.agency(t, "Ministry", signing.ScopeSignRequests)
-	var v signing.RequestView
-	body := signing.NewRequest{NationalID: "9861234567", PurposeAr: "غرض", PurposeEn: "Purpose", Documents: threeDocuments(t)[:1]}
-	if rec := e.call(t, "POST", "/api/v1/sign-requests", ag.Key, body, &v); rec.Code != 201 {
-		t.Fatalf("create: %d %s", rec.Code, rec.Body)
-	}
+	v := e.oneDocument(t, ag.Key, "9861234567")
 	counting := countingApprover{e.svc, e.signs}
 	e.rewire(t, crashingApprover{counting, runtime.Goexit}, signing.Options{})
 	if rec := <-e.finishInBackground(t, ph, tok, v.ID); rec != nil {
@@ -156,11 +152,7 @@ func TestRecoverSlowSigner(t *testing.T) {
 	off := e.officer(t, admin, "omar", store.RoleOfficer)
 	ph, tok := e.citizen(t, off, "9861234567")
 	ag := e.agency(t, "Ministry", signing.ScopeSignRequests)
-	var v signing.RequestView
-	body := signing.NewRequest{NationalID: "9861234567", PurposeAr: "غرض", PurposeEn: "Purpose", Documents: threeDocuments(t)[:1]}
-	if rec := e.call(t, "POST", "/api/v1/sign-requests", ag.Key, body, &v); rec.Code != 201 {
-		t.Fatalf("create: %d %s", rec.Code, rec.Body)
-	}
+	v := e.oneDocument(t, ag.Key, "9861234567")
 	signed, resume := make(chan struct{}), make(chan struct{})
 	counting := countingApprover{e.svc, e.signs}
 	e.rewire(t, crashingApprover{counting, func() { close(signed); <-resume }}, signing.Options{RecoverAfter: time.Minute})
@@ -210,11 +202,7 @@ func TestRecoverExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v signing.RequestView
-	body := signing.NewRequest{NationalID: "9861234567", PurposeAr: "غرض", PurposeEn: "Purpose", Documents: threeDocuments(t)[:1]}
-	if rec := e.call(t, "POST", "/api/v1/sign-requests", k.Key, body, &v); rec.Code != 201 {
-		t.Fatalf("create: %d %s", rec.Code, rec.Body)
-	}
+	v := e.oneDocument(t, k.Key, "9861234567")
 	counting := countingApprover{e.svc, e.signs}
 	e.rewire(t, crashingApprover{counting, runtime.Goexit}, signing.Options{})
 	<-e.finishInBackground(t, ph, tok, v.ID)

@@ -106,6 +106,18 @@ func (e *signEnv) agency(t testing.TB, name string, scopes ...string) signing.Ag
 	return k
 }
 
+// oneDocument has the agency with key ask nid to sign one document and
+// returns the request.
+func (e *signEnv) oneDocument(t *testing.T, key, nid string) signing.RequestView {
+	t.Helper()
+	var v signing.RequestView
+	body := signing.NewRequest{NationalID: nid, PurposeAr: "غرض", PurposeEn: "Purpose", Documents: threeDocuments(t)[:1]}
+	if rec := e.call(t, "POST", "/api/v1/sign-requests", key, body, &v); rec.Code != 201 {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	return v
+}
+
 // citizen activates nid and signs in; it returns the phone and the token.
 func (e *signEnv) citizen(t testing.TB, officerTok, nid string) (*testPhone, string) {
 	t.Helper()
