@@ -55,7 +55,7 @@ API. Create the first admin here before the first thiqa serve.`,
 	centre.AddCommand(newAdminCentreAddCmd(g), newAdminCentreListCmd(g))
 	officer := &cobra.Command{Use: "officer", Short: "Officer accounts", Example: "  thiqa admin officer add --username omar --centre AMM-01"}
 	officer.AddCommand(newAdminOfficerAddCmd(g), newAdminOfficerDisableCmd(g))
-	cmd.AddCommand(centre, officer, newAdminAgencyCmd(g), newAdminImportCmd(g), newAdminGenerateCmd(), newAdminCatalogueCmd(g), newAdminPaymentsCmd(g))
+	cmd.AddCommand(centre, officer, newAdminAgencyCmd(g), newAdminImportCmd(g), newAdminGenerateCmd(), newAdminCatalogueCmd(g), newAdminPaymentsCmd(g), newAdminOIDCKeyCmd(g))
 	return cmd
 }
 
