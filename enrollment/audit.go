@@ -191,3 +191,17 @@ func (s *Service) RunAuditCatchUp(ctx context.Context, interval time.Duration, o
 		}
 	}
 }
+
+// AuditName returns name as the audit log's leaves name it: a national
+// number in "identity:<nid>" or "citizen:<nid>" is replaced by the
+// identity's internal ID ("unknown" when no identity has that number).
+// Other services copying their own stored records into the log after a
+// crash (signing's catch-up) use it.
+func (s *Service) AuditName(ctx context.Context, name string) (string, error) {
+	var out string
+	err := s.st.EnrollmentView(ctx, func(tx store.EnrollmentTx) error {
+		out = pseudonym(tx, name)
+		return nil
+	})
+	return out, err
+}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/signer"
 	"github.com/thiqa/thiqa/store"
@@ -409,8 +408,7 @@ func (s *Service) audit(ctx context.Context, by Principal, evidence []store.Sign
 		actor = "citizen:" + by.Citizen.IdentityID
 	}
 	for _, e := range evidence {
-		ev := audit.Event{Actor: actor, Action: "signing.sign", Subject: fmt.Sprintf("sign-request:%s/%d", e.RequestID, e.Document), Details: e}
-		if _, err := s.opts.Audit.Append(ctx, ev); err != nil {
+		if _, err := s.opts.Audit.Append(ctx, signatureEvent(actor, e)); err != nil {
 			return fmt.Errorf("audit signature %s: %w", e.ID, err)
 		}
 	}

@@ -197,7 +197,13 @@ func (t *pgSigningTx) PutEvidence(e SignEvidence) error {
 	if err != nil {
 		return fmt.Errorf("put evidence: %w", err)
 	}
-	return bare(t.insertDoc("evidence", "INSERT INTO sig_evidence (request_id, id, doc) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", e.RequestID, e.ID, raw))
+	if err := t.insertDoc("evidence", "INSERT INTO sig_evidence (request_id, id, doc) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", e.RequestID, e.ID, raw); err != nil {
+		return bare(err)
+	}
+	if _, err := t.tx.Exec(t.ctx, "INSERT INTO sig_audit_pending (request_id, id, at) VALUES ($1, $2, $3)", e.RequestID, e.ID, e.At); err != nil {
+		return fmt.Errorf("put evidence: pending audit: %w", err)
+	}
+	return nil
 }
 
 func (t *pgSigningTx) EvidenceOf(requestID string) ([]SignEvidence, error) {

@@ -11,16 +11,17 @@ import (
 )
 
 var (
-	bucketAgencies     = []byte("sig_agencies")     // id -> agency
-	bucketAgencyNames  = []byte("sig_agency_names") // name -> id
-	bucketSignRequests = []byte("sig_requests")     // id -> request
-	bucketSignByCitizn = []byte("sig_by_citizen")   // national id \x00 created \x00 id -> nil
-	bucketIdempotency  = []byte("sig_idempotency")  // owner \x00 key -> request id
-	bucketSignBlobs    = []byte("sig_blobs")        // key -> bytes
-	bucketSignEvidence = []byte("sig_evidence")     // request id \x00 evidence id -> evidence
+	bucketAgencies     = []byte("sig_agencies")      // id -> agency
+	bucketAgencyNames  = []byte("sig_agency_names")  // name -> id
+	bucketSignRequests = []byte("sig_requests")      // id -> request
+	bucketSignByCitizn = []byte("sig_by_citizen")    // national id \x00 created \x00 id -> nil
+	bucketIdempotency  = []byte("sig_idempotency")   // owner \x00 key -> request id
+	bucketSignBlobs    = []byte("sig_blobs")         // key -> bytes
+	bucketSignEvidence = []byte("sig_evidence")      // request id \x00 evidence id -> evidence
+	bucketSignAuditPnd = []byte("sig_audit_pending") // at (unix ns) || request id \x00 evidence id -> nil
 
 	signingBuckets = [][]byte{bucketAgencies, bucketAgencyNames, bucketSignRequests, bucketSignByCitizn,
-		bucketIdempotency, bucketSignBlobs, bucketSignEvidence, bucketWebhooks, bucketWebhooksDue, bucketWebhooksOf}
+		bucketIdempotency, bucketSignBlobs, bucketSignEvidence, bucketWebhooks, bucketWebhooksDue, bucketWebhooksOf, bucketSignAuditPnd}
 )
 
 // SigningView runs fn in a read-only transaction.
@@ -220,7 +221,10 @@ func (t *boltSigningTx) PutEvidence(e SignEvidence) error {
 	if t.b(bucketSignEvidence).Get([]byte(k)) != nil {
 		return ErrDuplicate
 	}
-	return putJSON(t.b(bucketSignEvidence), k, e)
+	if err := putJSON(t.b(bucketSignEvidence), k, e); err != nil {
+		return err
+	}
+	return t.b(bucketSignAuditPnd).Put(evidencePendingKey(e), nil)
 }
 
 func (t *boltSigningTx) EvidenceOf(requestID string) ([]SignEvidence, error) {

@@ -140,7 +140,7 @@ organisation CA.`,
 			go n.CA.RunCRLs(ctx, time.Hour, func(err error) { logger.Error("CRL refresh", "err", err) })
 			go n.CA.RunStatusSync(ctx, 250*time.Millisecond, func(err error) { logger.Error("status sync", "err", err) })
 			go n.Audit.Run(ctx, time.Minute, func(err error) { logger.Error("audit checkpoint", "err", err) })
-			go n.Enrollment.RunAuditCatchUp(ctx, time.Minute, func(err error) { logger.Error("audit catch-up", "err", err) })
+			go n.RunAuditCatchUp(ctx, time.Minute, func(err error) { logger.Error("audit catch-up", "err", err) })
 			// Webhook deliveries and the recovery of interrupted signing.
 			go n.Signing.Run(ctx, time.Second, func(err error) { logger.Error("signing worker", "err", err) })
 

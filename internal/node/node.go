@@ -205,14 +205,11 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock, Audit: n.Audit, Wrapped: n.Wrapped, Sealer: cust.sealer})
 	}
 	if err == nil {
-		// Copy into the audit log the enrollment events whose copy a crash
-		// kept from it (see enrollment.Service.CatchUpAudit).
-		if _, err = n.Enrollment.CatchUpAudit(ctx, 0); err != nil {
-			err = fmt.Errorf("audit catch-up: %w", err)
-		}
+		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit, VerifyBaseURL: verifyBaseURL(opts.Issuer)})
 	}
 	if err == nil {
-		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit, VerifyBaseURL: verifyBaseURL(opts.Issuer)})
+		// Copy into the audit log what a crash kept from it.
+		err = n.CatchUpAudit(ctx, 0)
 	}
 	if err == nil {
 		err = n.OpenRequests(nil)

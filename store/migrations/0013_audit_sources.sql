@@ -10,3 +10,12 @@ CREATE TABLE enr_audit_pending (
     doc  jsonb NOT NULL
 );
 CREATE INDEX enr_audit_pending_at ON enr_audit_pending (at, id);
+-- Signatures whose audit copy may not have been written yet: one row per
+-- evidence, written with it, until a catch-up has checked the copy.
+CREATE TABLE sig_audit_pending (
+    request_id text COLLATE "C" NOT NULL,
+    id         text COLLATE "C" NOT NULL,
+    at         timestamptz NOT NULL,
+    PRIMARY KEY (request_id, id)
+);
+CREATE INDEX sig_audit_pending_at ON sig_audit_pending (at, request_id, id);

@@ -1,0 +1,39 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// CatchUpAudit appends to the audit log the records that a crash between
+// a store commit and its audit append kept from it: those of enrollment
+// events and of signatures, older than grace (0: all, as at start-up).
+// Replicas may run it at once; no record is appended twice.
+func (n *Node) CatchUpAudit(ctx context.Context, grace time.Duration) error {
+	if _, err := n.Enrollment.CatchUpAudit(ctx, grace); err != nil {
+		return fmt.Errorf("audit catch-up: enrollment: %w", err)
+	}
+	if _, err := n.Signing.CatchUpAudit(ctx, grace); err != nil {
+		return fmt.Errorf("audit catch-up: signing: %w", err)
+	}
+	return nil
+}
+
+// RunAuditCatchUp runs CatchUpAudit every interval, with a grace of one
+// interval (leaving alone the records whose own append is under way),
+// until ctx ends, reporting errors to onErr.
+func (n *Node) RunAuditCatchUp(ctx context.Context, interval time.Duration, onErr func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := n.CatchUpAudit(ctx, interval); err != nil && ctx.Err() == nil {
+				onErr(err)
+			}
+		}
+	}
+}
