@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -350,9 +351,13 @@ func checkSealed(t *testing.T, e *reqEnv, pdf []byte, orgID string) {
 // TestServiceRequestAbuse: each refusal changes nothing.
 func TestServiceRequestAbuse(t *testing.T) {
 	e := newReqEnv(t)
+	logs := &syncBuffer{}
+	e.srv.opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	var lastID string // the request ID of the last call
 	call := func(method, path, tok string, body any) (int, string) {
 		t.Helper()
 		rec := e.call(t, method, path, tok, body, nil)
+		lastID = rec.Header().Get("X-Request-Id")
 		var p problem.Details
 		json.Unmarshal(rec.Body.Bytes(), &p)
 		return rec.Code, strings.TrimPrefix(p.Type, problem.TypeBase)
@@ -585,6 +590,32 @@ func TestServiceRequestAbuse(t *testing.T) {
 			status, slug, id := tc.run(t)
 			if status != tc.status || slug != tc.slug {
 				t.Fatalf("%d %s, want %d %s", status, slug, tc.status, tc.slug)
+			}
+			// The refusal is logged: who, what and why, under the
+			// request's ID, and never a credential.
+			var refused, request map[string]any
+			for _, line := range strings.Split(logs.String(), "\n") {
+				var rec map[string]any
+				if json.Unmarshal([]byte(line), &rec) != nil || rec["request_id"] != lastID {
+					continue
+				}
+				switch rec["msg"] {
+				case "refused":
+					refused = rec
+				case "request":
+					request = rec
+				}
+			}
+			if refused == nil || refused["level"] != "WARN" || refused["principal"] == "" || refused["err"] == "" || refused["path"] == "" {
+				t.Errorf("the refusal is not logged: %v", refused)
+			}
+			if request == nil || request["status"] != float64(tc.status) {
+				t.Errorf("request line %v, want status %d", request, tc.status)
+			}
+			for _, secret := range []string{e.laylaTok, e.omarTok, e.moi.Key, e.moj.Key} {
+				if strings.Contains(logs.String(), secret) {
+					t.Fatal("a credential is in the log")
+				}
 			}
 			if id == "" {
 				return
