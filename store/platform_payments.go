@@ -131,20 +131,30 @@ func (s *Bolt) UpdateInvoice(ctx context.Context, id, event string, fn func(*Inv
 				return err
 			}
 		}
-		before := inv
-		if err := fn(&inv); err != nil {
+		if err := applyInvoiceUpdate(&inv, fn); err != nil {
 			return err
 		}
-		if inv.ID != before.ID || inv.Reference != before.Reference {
-			return fmt.Errorf("id and reference cannot change")
-		}
-		inv.Version = before.Version + 1
 		return putJSON(tx.Bucket(bucketInvoices), id, inv)
 	})
 	if err != nil {
 		return inv, fmt.Errorf("update invoice %s: %w", id, err)
 	}
 	return inv, nil
+}
+
+// applyInvoiceUpdate applies fn to inv, refuses a change of its id or
+// reference, and counts its version up. Every store updates an invoice
+// with it.
+func applyInvoiceUpdate(inv *Invoice, fn func(*Invoice) error) error {
+	before := *inv
+	if err := fn(inv); err != nil {
+		return err
+	}
+	if inv.ID != before.ID || inv.Reference != before.Reference {
+		return fmt.Errorf("id and reference cannot change")
+	}
+	inv.Version = before.Version + 1
+	return nil
 }
 
 // SealCertificate returns the certificate (DER) of the e-seal called name,

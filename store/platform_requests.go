@@ -72,16 +72,8 @@ func agencyQueueKey(agency, state string, r ServiceRequest) []byte {
 }
 
 func (t *boltRequestsTx) PutServiceRequest(r ServiceRequest) (ServiceRequest, error) {
-	if r.ID == "" || r.NationalID == "" || r.Agency == "" || r.State == "" {
-		return r, fmt.Errorf("put service request: id, national id, agency and state are required")
-	}
 	old, err := t.ServiceRequest(r.ID)
-	switch {
-	case errors.Is(err, ErrNotFound) && r.Version != 0, err == nil && old.Version != r.Version:
-		return r, ErrConflict
-	case err == nil && !sameServiceRequest(old, r):
-		return r, fmt.Errorf("put service request: citizen, agency, service and creation time cannot change")
-	case err != nil && !errors.Is(err, ErrNotFound):
+	if err := checkServiceRequestPut(old, err, r); err != nil {
 		return r, err
 	}
 	if err == nil {
@@ -99,10 +91,24 @@ func (t *boltRequestsTx) PutServiceRequest(r ServiceRequest) (ServiceRequest, er
 	return r, putJSON(t.b(bucketServiceRequests), r.ID, r)
 }
 
-// sameServiceRequest reports whether the fields that never change are
-// the same.
-func sameServiceRequest(a, b ServiceRequest) bool {
-	return a.NationalID == b.NationalID && a.Agency == b.Agency && a.Service == b.Service && a.Created.Equal(b.Created)
+// checkServiceRequestPut says whether r may be stored over old, which
+// reading it gave with getErr: the required fields are set, r.Version is
+// the stored version (0 for a new request), and the citizen, agency,
+// service and creation time stay as they were. Every store checks a put
+// with it.
+func checkServiceRequestPut(old ServiceRequest, getErr error, r ServiceRequest) error {
+	if r.ID == "" || r.NationalID == "" || r.Agency == "" || r.State == "" {
+		return fmt.Errorf("put service request: id, national id, agency and state are required")
+	}
+	switch {
+	case errors.Is(getErr, ErrNotFound) && r.Version != 0, getErr == nil && old.Version != r.Version:
+		return ErrConflict
+	case getErr == nil && !(old.NationalID == r.NationalID && old.Agency == r.Agency && old.Service == r.Service && old.Created.Equal(r.Created)):
+		return fmt.Errorf("put service request: citizen, agency, service and creation time cannot change")
+	case getErr != nil && !errors.Is(getErr, ErrNotFound):
+		return getErr
+	}
+	return nil
 }
 
 func (t *boltRequestsTx) list(bucket, prefix []byte, after string, max int) ([]ServiceRequest, error) {

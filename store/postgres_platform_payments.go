@@ -94,14 +94,9 @@ func (s *Postgres) UpdateInvoice(ctx context.Context, id, event string, fn func(
 				return ErrDuplicate
 			}
 		}
-		before := inv
-		if err := fn(&inv); err != nil {
+		if err := applyInvoiceUpdate(&inv, fn); err != nil {
 			return err
 		}
-		if inv.ID != before.ID || inv.Reference != before.Reference {
-			return fmt.Errorf("id and reference cannot change")
-		}
-		inv.Version = before.Version + 1
 		doc, err := json.Marshal(inv)
 		if err != nil {
 			return err

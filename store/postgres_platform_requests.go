@@ -35,16 +35,8 @@ func (t *pgRequestsTx) ServiceRequest(id string) (ServiceRequest, error) {
 }
 
 func (t *pgRequestsTx) PutServiceRequest(r ServiceRequest) (ServiceRequest, error) {
-	if r.ID == "" || r.NationalID == "" || r.Agency == "" || r.State == "" {
-		return r, fmt.Errorf("put service request: id, national id, agency and state are required")
-	}
 	old, err := t.ServiceRequest(r.ID)
-	switch {
-	case errors.Is(err, ErrNotFound) && r.Version != 0, err == nil && old.Version != r.Version:
-		return r, ErrConflict
-	case err == nil && !sameServiceRequest(old, r):
-		return r, fmt.Errorf("put service request: citizen, agency, service and creation time cannot change")
-	case err != nil && !errors.Is(err, ErrNotFound):
+	if err := checkServiceRequestPut(old, err, r); err != nil {
 		return r, err
 	}
 	prev := r.Version
