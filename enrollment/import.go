@@ -2,7 +2,6 @@ package enrollment
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"regexp"
@@ -236,7 +235,7 @@ func (s *Service) importOne(tx store.EnrollmentTx, events *[]audit.Event, by Pri
 	}
 	e := s.event(by, ImportPurpose, identitySubject(p.NationalID), "", rec.ID+" proofed "+r.Method+" by "+r.Officer+" at "+r.Centre)
 	if s.opts.Audit != nil {
-		e.AuditID = rand.Text() // kept pending audit until auditAll has copied it
+		e.AuditID = newAuditID() // kept pending audit until auditAll has copied it
 	}
 	if err := tx.AppendEvent(e); err != nil {
 		return false, err
