@@ -25,6 +25,15 @@
 // Subject must be pseudonymous identifiers (an identity's record id, a
 // certificate serial, an officer's user name), never a national id or name.
 //
+// # Copies of stored events
+//
+// A record may name the stored event it copies ([Event.Source], e.g.
+// "enrollment.event:<id>"): the store keeps at most one record per source,
+// and [Log.Append] of an event whose source the log holds returns the
+// existing record's receipt. Services that commit a change and then append
+// its record use this to catch up after a crash between the two (see
+// enrollment.Service.CatchUpAudit) without ever appending twice.
+//
 // # Checkpoints
 //
 // Checkpoints are C2SP tlog-checkpoint bodies (origin, size, base64 root
