@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -295,10 +296,16 @@ func TestAdminCatalogueImportExport(t *testing.T) {
 		{"missing file", []string{"import", filepath.Join(dir, "nope.csv")}, 1, "no such file"},
 		{"export", []string{"export", "--format", "jsonl", "--out", filepath.Join(dir, "out.jsonl")}, 0, ""},
 	}
+	// Each good import draws its progress bar (stderr) to the end; the
+	// bad file changes nothing (the export below equals the sample).
+	full := regexp.MustCompile(`import \[#{30}\] 100%  [0-9.]+/[0-9.]+ KiB\n`)
 	for _, s := range steps {
 		out, code := run(t, nil, append([]string{"admin", "catalogue", "--data", data}, s.args...)...)
 		if code != s.code || !strings.Contains(out, s.want) {
 			t.Errorf("%s: exit %d, want %d and %q\n%s", s.name, code, s.code, s.want, out)
+		}
+		if strings.HasPrefix(s.name, "import") && !full.MatchString(out) {
+			t.Errorf("%s: no full progress bar:\n%q", s.name, out)
 		}
 	}
 	got, _ := os.ReadFile(filepath.Join(dir, "out.jsonl"))
