@@ -174,3 +174,33 @@ func (k *key) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 	k.m.KeySeconds.WithLabelValues("sign", string(k.Algorithm())).Observe(time.Since(start).Seconds())
 	return sig, err
 }
+
+// Wrapped wraps citizens' key custody so that making a wrapped key
+// (operation "wrap-generate", by key algorithm) and each signing with one
+// ("wrap-sign": unwrap, sign the approved digests, destroy; by digest
+// algorithm, as the blob does not say its key's) are timed in KeySeconds.
+// Failed operations are not timed.
+func (m *Metrics) Wrapped(w hsm.WrappedCustody) hsm.WrappedCustody { return &wrapped{w, m} }
+
+type wrapped struct {
+	hsm.WrappedCustody
+	m *Metrics
+}
+
+func (w *wrapped) NewWrappedKey(ctx context.Context, owner string, alg hsm.Algorithm) ([]byte, crypto.PublicKey, error) {
+	start := time.Now()
+	blob, pub, err := w.WrappedCustody.NewWrappedKey(ctx, owner, alg)
+	if err == nil {
+		w.m.KeySeconds.WithLabelValues("wrap-generate", string(alg)).Observe(time.Since(start).Seconds())
+	}
+	return blob, pub, err
+}
+
+func (w *wrapped) SignWithWrapped(ctx context.Context, owner string, blob []byte, digests [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
+	start := time.Now()
+	sigs, err := w.WrappedCustody.SignWithWrapped(ctx, owner, blob, digests, opts)
+	if err == nil {
+		w.m.KeySeconds.WithLabelValues("wrap-sign", opts.HashFunc().String()).Observe(time.Since(start).Seconds())
+	}
+	return sigs, err
+}

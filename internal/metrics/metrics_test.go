@@ -3,8 +3,10 @@ package metrics_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -84,6 +86,42 @@ func TestMiddlewareAndCustody(t *testing.T) {
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestWrapped times wrapped-key operations that succeed, passes their
+// results and errors through unchanged, and leaves failures untimed.
+func TestWrapped(t *testing.T) {
+	ctx := context.Background()
+	m := metrics.New()
+	keys, err := hsm.OpenSoftware(t.TempDir(), make([]byte, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := m.Wrapped(keys)
+	blob, pub, err := w.NewWrappedKey(ctx, "PNOJO-9861234567", hsm.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("x"))
+	sigs, err := w.SignWithWrapped(ctx, "PNOJO-9861234567", blob, [][]byte{d[:], d[:]}, crypto.SHA256)
+	if err != nil || len(sigs) != 2 {
+		t.Fatalf("sign: %d signatures, %v", len(sigs), err)
+	}
+	if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), d[:], sigs[0]) {
+		t.Fatal("signature through the wrapper does not verify")
+	}
+	if _, err := w.SignWithWrapped(ctx, "PNOJO-9860000000", blob, [][]byte{d[:]}, crypto.SHA256); !errors.Is(err, hsm.ErrWrongOwner) {
+		t.Fatalf("blob of another owner: %v", err)
+	}
+	body := scrape(t, m)
+	for _, want := range []string{
+		`thiqa_key_custody_duration_seconds_count{alg="EC-P256",op="wrap-generate"} 1`,
+		`thiqa_key_custody_duration_seconds_count{alg="SHA-256",op="wrap-sign"} 1`,
+	} {
+		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

@@ -192,9 +192,13 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		return nil, created, fmt.Errorf("open node: %w", err)
 	}
 	n := &Node{Dir: opts.Dir, Keys: keys, Wrapped: cust.wrapped, closeKeys: cust.close, Store: st, Metrics: m, clock: opts.Clock, limits: opts.RateLimits}
+	var counted *countedAudit
 	n.Audit, err = openAudit(ctx, keys, st, opts.Clock, m)
 	if err == nil {
-		caOpts := ca.Options{Clock: opts.Clock, Audit: n.Audit}
+		// The CA's and the signing service's events also count in the
+		// metrics (signatures, issuance, revocations): see countedAudit.
+		counted = &countedAudit{n.Audit, m}
+		caOpts := ca.Options{Clock: opts.Clock, Audit: counted}
 		n.CA, err = ca.Open(ctx, keys, st, caOpts)
 		if errors.Is(err, ca.ErrNotInitialized) && opts.Create {
 			n.CA, err = ca.Init(ctx, opts.CA, keys, st, caOpts)
@@ -202,10 +206,10 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		}
 	}
 	if err == nil {
-		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock, Audit: n.Audit, Wrapped: n.Wrapped, Sealer: cust.sealer})
+		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock, Audit: n.Audit, Wrapped: m.Wrapped(n.Wrapped), Sealer: cust.sealer})
 	}
 	if err == nil {
-		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: n.Audit, VerifyBaseURL: verifyBaseURL(opts.Issuer)})
+		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: counted, VerifyBaseURL: verifyBaseURL(opts.Issuer)})
 	}
 	if err == nil {
 		// Copy into the audit log what a crash kept from it.
