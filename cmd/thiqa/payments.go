@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -79,11 +78,7 @@ func (g *globals) reconcile(cmd *cobra.Command, gatewayURL, secretFile string) (
 	if gatewayURL == "" || secretFile == "" {
 		return rep, errors.New("thiqa serve is not running: give --gateway-url and --secret-file")
 	}
-	raw, err := os.ReadFile(secretFile)
-	if err != nil {
-		return rep, err
-	}
-	secret, err := sandbox.LoadSecret(raw)
+	secret, err := readGatewaySecret(secretFile)
 	if err != nil {
 		return rep, err
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,11 +36,7 @@ memory. The address it listens on is printed on stdout.`,
       --callback-url http://127.0.0.1:8080/api/v1/payments/callback`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			raw, err := os.ReadFile(secretFile)
-			if err != nil {
-				return err
-			}
-			secret, err := sandbox.LoadSecret(raw)
+			secret, err := readGatewaySecret(secretFile)
 			if err != nil {
 				return err
 			}

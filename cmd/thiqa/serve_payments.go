@@ -25,14 +25,24 @@ func paymentsFlags(cmd *cobra.Command) func(ctx context.Context, n *node.Node) e
 		if secretFile == "" {
 			return fmt.Errorf("--payments-gateway needs --payments-secret-file")
 		}
-		raw, err := os.ReadFile(secretFile)
-		if err != nil {
-			return err
-		}
-		secret, err := sandbox.LoadSecret(raw)
+		secret, err := readGatewaySecret(secretFile)
 		if err != nil {
 			return err
 		}
 		return n.OpenPayments(ctx, node.PaymentsOptions{GatewayURL: gatewayURL, Secret: secret, ReturnURL: returnURL})
 	}
+}
+
+// readGatewaySecret reads the secret Thiqa and the payment gateway share
+// from the file at path (hex, at least 32 bytes).
+func readGatewaySecret(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gateway secret: %w", err)
+	}
+	secret, err := sandbox.LoadSecret(raw)
+	if err != nil {
+		return nil, fmt.Errorf("gateway secret %s: %w", path, err)
+	}
+	return secret, nil
 }
