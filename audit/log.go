@@ -182,6 +182,30 @@ func (l *Log) drain() {
 // catch-up racing the original append), the events already recorded get
 // the receipts of their records and the rest are committed again.
 func (l *Log) commit(batch []*pending) {
+	// Events of one source queued together: the first is committed, the
+	// others get its outcome.
+	type dup struct{ p, of *pending }
+	var dups []dup
+	first := map[string]*pending{}
+	uniq := batch[:0:0]
+	for _, p := range batch {
+		if p.rec.Source != "" {
+			if f, ok := first[p.rec.Source]; ok {
+				dups = append(dups, dup{p, f})
+				continue
+			}
+			first[p.rec.Source] = p
+		}
+		uniq = append(uniq, p)
+	}
+	defer func() {
+		for _, d := range dups {
+			<-d.of.done
+			d.p.receipt, d.p.err = d.of.receipt, d.of.err
+			close(d.p.done)
+		}
+	}()
+	batch = uniq
 	for range len(batch) + 1 {
 		err := l.commitOnce(batch)
 		if !errors.Is(err, store.ErrDuplicate) {

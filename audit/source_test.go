@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/thiqa/thiqa/audit"
+	"github.com/thiqa/thiqa/store"
 )
 
 // TestSourceAppendedOnce: two logs over one store (two processes copying
@@ -82,7 +83,90 @@ func TestSourceAppendedOnce(t *testing.T) {
 	if err != nil || len(have) != 2 {
 		t.Fatalf("Recorded = %v, %v", have, err)
 	}
+	// One source queued many times at once, likely in one batch.
+	same := make([]audit.Receipt, 64)
+	for i := range same {
+		wg.Go(func() {
+			e := event(i)
+			e.Source = "test.same"
+			var err error
+			if same[i], err = f.log.Append(ctx, e); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, r := range same[1:] {
+		if r.Index != same[0].Index {
+			t.Fatalf("one source recorded at %d and %d", same[0].Index, r.Index)
+		}
+	}
+	if h, err := f.st.AuditHead(ctx); err != nil || h.Size != sourced+plain+1 {
+		t.Fatalf("log size %d (%v) after one more source, want %d", h.Size, err, sourced+plain+1)
+	}
 	if _, err := f.log.Append(ctx, audit.Event{Actor: "system", Action: "x", Source: "bad\nsource"}); err == nil {
 		t.Error("a source with a control character was accepted")
+	}
+}
+
+// gatedStore holds the first append until gate closes, so that the events
+// appended meanwhile queue up for one batch.
+type gatedStore struct {
+	audit.Store
+	gate chan struct{}
+	once sync.Once
+}
+
+func (g *gatedStore) AppendAudit(ctx context.Context, build func(store.AuditHead) ([]store.AuditAppend, error)) ([]store.AuditAppend, error) {
+	g.once.Do(func() { <-g.gate })
+	return g.Store.AppendAudit(ctx, build)
+}
+
+// TestSourceTwiceInOneBatch: copies of one source queued into one group
+// commit are appended once; every caller gets that record's receipt, and
+// the other events of the batch are appended.
+func TestSourceTwiceInOneBatch(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	g := &gatedStore{Store: f.st, gate: make(chan struct{})}
+	l, err := audit.New(g, f.key, audit.Options{Clock: f.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := l.Append(ctx, event(0)); err != nil { // held at the gate
+			t.Error(err)
+		}
+	})
+	receipts := make([]audit.Receipt, 32)
+	for i := range receipts {
+		wg.Go(func() {
+			e := event(i + 1)
+			if i%2 == 0 {
+				e.Source = "test.same"
+			}
+			var err error
+			if receipts[i], err = l.Append(ctx, e); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // let the appends queue behind the gate
+	close(g.gate)
+	wg.Wait()
+	for i := 2; i < len(receipts); i += 2 {
+		if receipts[i].Index != receipts[0].Index {
+			t.Fatalf("one source recorded at %d and %d", receipts[0].Index, receipts[i].Index)
+		}
+	}
+	if h, err := f.st.AuditHead(ctx); err != nil || h.Size != uint64(1+1+len(receipts)/2) {
+		t.Fatalf("log size %d (%v), want %d", h.Size, err, 1+1+len(receipts)/2)
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit.Verify(ctx, f.st, l.Verifier()); err != nil {
+		t.Fatal(err)
 	}
 }

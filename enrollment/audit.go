@@ -129,7 +129,9 @@ var ErrNoCatchUp = errors.New("enrollment: the store or audit log cannot catch u
 // own copy is being appended right now; 0 at start-up), appends the copies
 // that are missing, and then forgets the events. It reports how many
 // copies it appended. Several replicas may run it at once: the log
-// refuses a second copy, and forgetting an event twice is harmless.
+// refuses a second copy, and forgetting an event twice is harmless. An
+// event whose copy the log refuses as malformed (audit.ErrBadEvent, as
+// when it was recorded) is forgotten without a copy.
 func (s *Service) CatchUpAudit(ctx context.Context, grace time.Duration) (int, error) {
 	if s.opts.Audit == nil {
 		return 0, nil
@@ -169,10 +171,13 @@ func (s *Service) CatchUpAudit(ctx context.Context, grace time.Duration) (int, e
 		if err != nil {
 			return appended, fmt.Errorf("audit catch-up: %w", err)
 		}
-		if err := s.auditAll(ctx, missing); err != nil {
+		// An event the log refuses as malformed was refused when it was
+		// recorded too; it is passed over, or it would stop every start-up.
+		bad, err := s.auditEach(ctx, missing, true)
+		if err != nil {
 			return appended, fmt.Errorf("audit catch-up: %w", err)
 		}
-		appended += len(missing)
+		appended += len(missing) - bad
 		if err := ps.ClearPendingAuditEvents(ctx, events); err != nil {
 			return appended, err
 		}

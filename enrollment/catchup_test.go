@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/thiqa/thiqa/audit"
+	"github.com/thiqa/thiqa/store"
 )
 
 type crashAuditor struct{}
@@ -95,5 +96,40 @@ func TestCatchUpAudit(t *testing.T) {
 	}
 	if p, err := e.st.PendingAuditEvents(ctx, e.now.Add(time.Hour), 1000); err != nil || len(p) != 0 {
 		t.Errorf("%d events still pending audit (%v)", len(p), err)
+	}
+}
+
+// TestCatchUpAuditPassesOverBadEvents: an event pending audit whose copy
+// the log refuses as malformed (refused when it was recorded too) does not
+// stop the catch-up, which forgets it and copies the others.
+func TestCatchUpAuditPassesOverBadEvents(t *testing.T) {
+	e := newEnv(t)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	log, err := audit.New(e.st, key, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.svc, err = New(e.st, e.keys, e.ca, Options{Argon2: fastArgon, Audit: log}); err != nil {
+		t.Fatal(err)
+	}
+	err = e.st.EnrollmentUpdate(ctx, func(tx store.EnrollmentTx) error {
+		for _, ev := range []store.Event{
+			{At: testNow, Actor: "system\x00", Action: "test", Subject: "centre:X", AuditID: newAuditID()},
+			{At: testNow, Actor: "system", Action: "test", Subject: "centre:Y", AuditID: newAuditID()},
+		} {
+			if err := tx.AppendEvent(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added, err := e.svc.CatchUpAudit(ctx, 0); err != nil || added != 1 {
+		t.Fatalf("catch-up appended %d, %v; want 1", added, err)
+	}
+	if p, err := e.st.PendingAuditEvents(ctx, time.Now().Add(time.Hour), 10); err != nil || len(p) != 0 {
+		t.Fatalf("%d events still pending (%v)", len(p), err)
 	}
 }

@@ -247,14 +247,22 @@ func (s *Service) importOne(tx store.EnrollmentTx, events *[]audit.Event, by Pri
 // auditAll appends events to the audit log concurrently, so that the log
 // commits them in a few group transactions instead of one each.
 func (s *Service) auditAll(ctx context.Context, events []audit.Event) error {
+	_, err := s.auditEach(ctx, events, false)
+	return err
+}
+
+// auditEach is auditAll that, with skipBad, passes over the events the
+// log refuses as malformed (audit.ErrBadEvent) and counts them.
+func (s *Service) auditEach(ctx context.Context, events []audit.Event, skipBad bool) (int, error) {
 	if s.opts.Audit == nil || len(events) == 0 {
-		return nil
+		return 0, nil
 	}
 	const workers = 256
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
+		bad   int
 		next  = make(chan audit.Event)
 	)
 	for range min(workers, len(events)) {
@@ -262,7 +270,9 @@ func (s *Service) auditAll(ctx context.Context, events []audit.Event) error {
 			for e := range next {
 				if _, err := s.opts.Audit.Append(ctx, e); err != nil {
 					mu.Lock()
-					if first == nil {
+					if skipBad && errors.Is(err, audit.ErrBadEvent) {
+						bad++
+					} else if first == nil {
 						first = fmt.Errorf("audit %s: %w", e.Action, err)
 					}
 					mu.Unlock()
@@ -275,5 +285,5 @@ func (s *Service) auditAll(ctx context.Context, events []audit.Event) error {
 	}
 	close(next)
 	wg.Wait()
-	return first
+	return bad, first
 }

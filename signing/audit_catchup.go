@@ -85,7 +85,11 @@ func (s *Service) CatchUpAudit(ctx context.Context, grace time.Duration) (int, e
 			if err != nil {
 				return appended, fmt.Errorf("audit catch-up: %w", err)
 			}
-			if _, err := s.opts.Audit.Append(ctx, signatureEvent(actor, e)); err != nil {
+			_, err = s.opts.Audit.Append(ctx, signatureEvent(actor, e))
+			if errors.Is(err, audit.ErrBadEvent) {
+				continue // refused when it was made too; retrying would stop every start-up
+			}
+			if err != nil {
 				return appended, fmt.Errorf("audit catch-up: signature %s: %w", e.ID, err)
 			}
 			appended++
