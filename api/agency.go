@@ -37,10 +37,14 @@ func withAgency(r *http.Request, a store.Agency) *http.Request {
 }
 
 // signingPrincipal is the signing service's view of the request's
-// principal.
+// principal. Its IP, kept in evidence, is the client's address as
+// ServeHTTP found it (behind a trusted reverse proxy, the address the
+// proxy names, not the proxy's own).
 func signingPrincipal(r *http.Request) signing.Principal {
 	p := signing.Principal{IP: r.RemoteAddr}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+	if ip, ok := r.Context().Value(clientIPKey).(string); ok && ip != "" {
+		p.IP = ip
+	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		p.IP = host
 	}
 	if a, ok := r.Context().Value(agencyKey).(store.Agency); ok {

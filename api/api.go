@@ -75,7 +75,12 @@ func New(d Deps, opts Options) *Server {
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const (
+	requestIDKey ctxKey = iota
+	// clientIPKey keys the client's address: the TCP peer's, or the one a
+	// trusted reverse proxy names (RateLimits.TrustedProxies).
+	clientIPKey
+)
 
 // RequestID returns the request's ID.
 func RequestID(ctx context.Context) string {
@@ -83,15 +88,17 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// ServeHTTP adds the request ID, bounds the body, recovers from panics as
-// 500 problems and logs one line per request.
+// ServeHTTP adds the request ID and the client's address, bounds the
+// body, recovers from panics as 500 problems and logs one line per
+// request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.opts.Clock()
 	b := make([]byte, 8)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
 	w.Header().Set("X-Request-Id", id)
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+	client := clientIP(r, s.opts.Limits.TrustedProxies)
+	r = r.WithContext(context.WithValue(context.WithValue(r.Context(), requestIDKey, id), clientIPKey, client))
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
@@ -99,7 +106,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.opts.Logger.Error("panic", "request_id", id, "panic", fmt.Sprint(v))
 			problem.Write(rec, http.StatusInternalServerError, "internal", "internal error")
 		}
-		s.opts.Logger.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+		s.opts.Logger.Info("request", "request_id", id, "client_ip", client, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "bytes", rec.bytes, "duration_ms", s.opts.Clock().Sub(start).Milliseconds())
 	}()
 	s.mux.ServeHTTP(rec, r)
