@@ -187,23 +187,6 @@ func (s *Service) CatchUpAudit(ctx context.Context, grace time.Duration) (int, e
 	}
 }
 
-// RunAuditCatchUp runs CatchUpAudit every interval, with a grace of one
-// interval, until ctx ends, reporting errors to onErr.
-func (s *Service) RunAuditCatchUp(ctx context.Context, interval time.Duration, onErr func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.CatchUpAudit(ctx, interval); err != nil && ctx.Err() == nil {
-				onErr(err)
-			}
-		}
-	}
-}
-
 // AuditName returns name as the audit log's leaves name it: a national
 // number in "identity:<nid>" or "citizen:<nid>" is replaced by the
 // identity's internal ID ("unknown" when no identity has that number).

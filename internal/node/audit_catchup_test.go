@@ -189,3 +189,34 @@ func TestAuditCatchUpReplicas(t *testing.T) {
 		t.Errorf("events still pending audit after the catch-up: %d, %v", len(p), err)
 	}
 }
+
+// TestRunAuditCatchUp: the loop `thiqa serve` runs copies a crashed
+// write's record once the write is older than its interval, with no
+// restart.
+func TestRunAuditCatchUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, _, err := Open(ctx, Options{Dir: filepath.Join(t.TempDir(), "node"), Create: true, CA: ca.DefaultConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	crashAfterCommit(t, n, "MAF-01")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.RunAuditCatchUp(ctx, 20*time.Millisecond, func(err error) { t.Error(err) })
+	}()
+	for deadline := time.Now().Add(20 * time.Second); centreRecords(t, n.Store)["MAF-01"] == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the catch-up loop did not copy the record")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := centreRecords(t, n.Store)["MAF-01"]; got != 1 {
+		t.Fatalf("%d records of the centre, want 1", got)
+	}
+	verifyAudit(t, n)
+}
