@@ -18,6 +18,7 @@ import (
 func newAdminAgencyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "agency", Short: "Agencies that send documents to be signed (API clients)"}
 	cmd.AddCommand(newAdminAgencyAddCmd(g), newAdminOIDCClientCmd(g))
+	cmd.AddCommand(newAdminAgencyKeyCmds(g)...)
 	return cmd
 }
 
