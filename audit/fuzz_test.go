@@ -28,6 +28,7 @@ func FuzzParseRecord(f *testing.F) {
 		f.Add(r.Record)
 	}
 	f.Add([]byte(`{"v":1,"index":0,"time":"2026-11-01T10:00:00Z","actor":"a","action":"b","subject":""}`))
+	f.Add([]byte(`{"v":1,"index":7,"time":"2026-11-01T10:00:00Z","actor":"officer:omar","action":"enrollment.enrol","subject":"identity:x","source":"enrollment.event:0000018a2b3c4d5eABCDEFGHIJ"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := audit.ParseRecord(b)
 		if err != nil {
