@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,57 +17,11 @@ import (
 	"time"
 
 	"github.com/thiqa/thiqa/api"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/platform/payments"
 	"github.com/thiqa/thiqa/platform/payments/sandbox"
 	"github.com/thiqa/thiqa/store"
 )
-
-// secretFile writes a fresh shared secret in hex and returns its path and
-// bytes.
-func secretFile(t *testing.T, dir, name string) (string, []byte) {
-	t.Helper()
-	b := make([]byte, 32)
-	rand.Read(b)
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, b
-}
-
-// startGateway runs thiqa sandbox-gateway as a child process and returns
-// its URL once it serves.
-func startGateway(t *testing.T, secret, callback string) string {
-	t.Helper()
-	cmd := exec.Command(thiqaBin, "sandbox-gateway", "--addr", "127.0.0.1:0", "--secret-file", secret, "--callback-url", callback)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", logs.String())
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	base, ok := strings.CutPrefix(strings.TrimSpace(line), "sandbox gateway listening on ")
-	if err != nil || !ok {
-		t.Fatalf("gateway start: %q %v\n%s", line, err, logs.String())
-	}
-	resp, err := http.Get(base + "/healthz")
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("gateway health: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	return base
-}
 
 // callbackLog records the callbacks that reach Thiqa, for replaying.
 type callbackLog struct {
@@ -155,8 +105,8 @@ func TestSandboxGatewayTwoProcesses(t *testing.T) {
 	})))
 	defer thiqa.Close()
 	callback := thiqa.URL + "/api/v1/payments/callback"
-	secretPath, secret := secretFile(t, dir, "gateway.secret")
-	gatewayURL := startGateway(t, secretPath, callback)
+	secretPath, secret := testenv.GatewaySecret(t, dir, "gateway.secret")
+	gatewayURL := testenv.SandboxGateway(t, thiqaBin, secretPath, callback)
 	client, err := sandbox.NewClient(gatewayURL, secret, sandbox.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -234,8 +184,8 @@ func TestSandboxGatewayTwoProcesses(t *testing.T) {
 	}
 
 	// A gateway process with another secret: its callbacks are refused.
-	rogueSecretPath, rogueSecret := secretFile(t, dir, "rogue.secret")
-	rogueURL := startGateway(t, rogueSecretPath, callback)
+	rogueSecretPath, rogueSecret := testenv.GatewaySecret(t, dir, "rogue.secret")
+	rogueURL := testenv.SandboxGateway(t, thiqaBin, rogueSecretPath, callback)
 	rogue, _ := sandbox.NewClient(rogueURL, rogueSecret, sandbox.ClientOptions{})
 	ru, err := rogue.Checkout(ctx, b, "")
 	if err != nil {
@@ -336,14 +286,14 @@ func TestServeWithSandboxGateway(t *testing.T) {
 	if out, code := run(t, nil, "admin", "catalogue", "import", "--data", data, filepath.Join("..", "..", "testdata", "catalogue", "sample.csv")); code != 0 {
 		t.Fatalf("import: %d\n%s", code, out)
 	}
-	secretPath, secret := secretFile(t, dir, "gateway.secret")
+	secretPath, secret := testenv.GatewaySecret(t, dir, "gateway.secret")
 	short := writeFile(t, dir, "short.secret", "abcd\n")
 	if out, code := run(t, nil, "serve", "--data", data, "--addr", freeAddr(t), "--payments-gateway", "http://127.0.0.1:1", "--payments-secret-file", short); code == 0 || !strings.Contains(out, "want at least 32") {
 		t.Fatalf("serve with a short secret: exit %d\n%s", code, out)
 	}
 	addr := freeAddr(t)
 	callback := "http://" + addr + "/api/v1/payments/callback"
-	gatewayURL := startGateway(t, secretPath, callback)
+	gatewayURL := testenv.SandboxGateway(t, thiqaBin, secretPath, callback)
 	serve(t, data, addr, "--payments-gateway", gatewayURL, "--payments-secret-file", secretPath)
 
 	var svc struct {

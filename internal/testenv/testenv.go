@@ -2,7 +2,8 @@
 // need the same way: software key custody, a throwaway bbolt store and a CA
 // on them, officers signed in with their TOTP codes, and citizens enrolled
 // and activated in process with full-length virtual passkeys, as the
-// citizen's app would.
+// citizen's app would; and the thiqa binary built, with `thiqa
+// sandbox-gateway` run as its own process.
 //
 // It is imported only from _test.go files. It must not import internal/node,
 // api, web or platform packages, whose tests use it; it uses the trust core

@@ -1,12 +1,9 @@
 package requests_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,43 +35,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-// startGateway builds thiqa and runs `thiqa sandbox-gateway` as its own
-// process, calling Thiqa back at callback; it returns the gateway's URL
-// and the secret they share.
-func startGateway(t *testing.T, callback string) (string, []byte) {
-	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "thiqa")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/thiqa/thiqa/cmd/thiqa").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	secretFile := filepath.Join(dir, "gateway.secret")
-	if err := os.WriteFile(secretFile, []byte(hex.EncodeToString(secret)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "sandbox-gateway", "--addr", "127.0.0.1:0", "--secret-file", secretFile, "--callback-url", callback)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	_, url, ok := strings.Cut(strings.TrimSpace(line), "listening on ")
-	if err != nil || !ok {
-		t.Fatalf("sandbox gateway: %q, %v", line, err)
-	}
-	return url, secret
-}
 
 // client talks to Thiqa's HTTP API as the citizen's app or the agency's
 // system would.
@@ -202,7 +162,8 @@ func newPlatform(t *testing.T, dsn string, gateway bool) *platform {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	if gateway {
-		gwURL, secret := startGateway(t, srv.URL+"/api/v1/payments/callback")
+		secretFile, secret := testenv.GatewaySecret(t, t.TempDir(), "gateway.secret")
+		gwURL := testenv.SandboxGateway(t, testenv.BuildThiqa(t), secretFile, srv.URL+"/api/v1/payments/callback")
 		if err := n.OpenPayments(ctx, node.PaymentsOptions{GatewayURL: gwURL, Secret: secret, ReturnURL: srv.URL + "/app/"}); err != nil {
 			t.Fatal(err)
 		}
