@@ -180,3 +180,37 @@ func newQpdfWarnings(t *testing.T, in, out []byte) []string {
 	}
 	return extra
 }
+
+// TestEncryptedRefused signs every encrypted file of the corpus (RC4,
+// AES-256, public-key security) through SignFile: each is refused with an
+// error that says the file is encrypted, and no output file appears.
+func TestEncryptedRefused(t *testing.T) {
+	p := testpki.New(t, nil)
+	files, err := filepath.Glob(filepath.Join(corpusDir(t), "inputs", "*", "*.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	n := 0
+	for _, f := range files {
+		name := filepath.Base(f)
+		if !strings.Contains(name, "aes256") && !strings.Contains(name, "rc4") && !strings.Contains(name, "pubkey") && !strings.Contains(name, "encrypt") {
+			continue
+		}
+		n++
+		out := filepath.Join(dir, name)
+		err := SignFile(context.Background(), f, out, p.SignerKey, options(p, LevelBB))
+		if err == nil || !strings.Contains(err.Error(), "encrypted") {
+			t.Errorf("%s: err = %v, want one saying the file is encrypted", name, err)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("%s: output written for a refused file", name)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d encrypted corpus files found", n)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("%d files left in the output directory", len(ents))
+	}
+}
