@@ -114,6 +114,7 @@ organisation CA.`,
 				return err
 			}
 			logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			n.Logger = logger
 			handler, scheme := n.Handler(), "http"
 			if tlsCert != "" || tlsKey != "" {
 				tlsCfg, wrap, err := n.TLS(tlsCert, tlsKey, caFile)

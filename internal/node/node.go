@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -129,6 +130,11 @@ type Node struct {
 
 	// Metrics are the node's Prometheus metrics, served at /metrics.
 	Metrics *metrics.Metrics
+	// Logger receives the API's structured log: one line per request
+	// with its request ID (also sent as X-Request-Id), and internal errors
+	// under the request ID their problem body names. Set it before
+	// Handler; nil discards them.
+	Logger *slog.Logger
 
 	clock func() time.Time
 	// limits are Options.RateLimits.
@@ -285,7 +291,7 @@ func (n *Node) Handler() http.Handler {
 	if n.Payments != nil {
 		deps.Payments = n.Payments
 	}
-	apiOpts := api.Options{}
+	apiOpts := api.Options{Logger: n.Logger}
 	if lim, ok := n.Store.(api.RateLimiter); ok && n.limits != nil {
 		apiOpts.Limiter, apiOpts.Limits = lim, *n.limits
 	}
