@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/thiqa/thiqa/audit"
+	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/store"
 )
 
@@ -32,42 +33,81 @@ func (s *Service) RotateAgencyKey(ctx context.Context, agency, by string) (Agenc
 	if strings.TrimSpace(by) == "" {
 		return fail(fmt.Errorf("%w: who asks is required", ErrInvalid))
 	}
-	secret, err := s.randomID(32)
-	if err != nil {
-		return fail(err)
-	}
 	var k AgencyKey
-	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
 		a, err := findAgency(tx, agency)
 		if err != nil {
 			return err
 		}
-		k.Key = apiKeyPrefix + a.ID + "_" + secret
-		a.KeyHash = keyHash(k.Key)
-		k.Agency = a
-		return tx.PutAgency(a)
+		k, err = s.rotateKey(tx, a.ID)
+		return err
 	})
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.auditAgency(ctx, by, "agency.key-rotated", k.Agency); err != nil {
+	if err := s.auditAgency(ctx, by, "agency.key-rotated", k.Agency, nil); err != nil {
 		return fail(err)
 	}
 	k.Agency.KeyHash, k.Agency.WebhookSecret = nil, nil
 	return k, nil
 }
 
+// rotateKey gives agency id a fresh API key within tx.
+func (s *Service) rotateKey(tx store.SigningTx, id string) (AgencyKey, error) {
+	a, err := tx.Agency(id)
+	if err != nil {
+		return AgencyKey{}, err
+	}
+	secret, err := s.randomID(32)
+	if err != nil {
+		return AgencyKey{}, err
+	}
+	k := AgencyKey{Key: apiKeyPrefix + a.ID + "_" + secret}
+	a.KeyHash = keyHash(k.Key)
+	k.Agency = a
+	return k, tx.PutAgency(a)
+}
+
+// DisableAgency is SetAgencyDisabled for an administrator on the web, who
+// gives a reason. Disabling stops a leaked or misused credential at once,
+// so it needs no second administrator; it is audited with the reason.
+func (s *Service) DisableAgency(ctx context.Context, by enrollment.Principal, id string, disabled bool, why string) (store.Agency, error) {
+	actor, err := adminActor(by)
+	if err != nil {
+		return store.Agency{}, fmt.Errorf("disable agency: %w", err)
+	}
+	if strings.TrimSpace(why) == "" || len(why) > 500 {
+		return store.Agency{}, fmt.Errorf("disable agency: %w: a reason (1-500 bytes) is required", ErrInvalid)
+	}
+	if id == "" {
+		return store.Agency{}, fmt.Errorf("disable agency: %w", ErrNotFound)
+	}
+	return s.setDisabled(ctx, func(tx store.SigningTx) (store.Agency, error) {
+		a, err := tx.Agency(id)
+		if errors.Is(err, store.ErrNotFound) {
+			err = fmt.Errorf("%w: no agency %q", ErrNotFound, id)
+		}
+		return a, err
+	}, disabled, actor, map[string]any{"why": why})
+}
+
 // SetAgencyDisabled disables an agency (ID or name), so that neither its
 // API key nor its certificate authenticates it any more, or enables it
 // again. by names who asked, for the audit log.
 func (s *Service) SetAgencyDisabled(ctx context.Context, agency string, disabled bool, by string) (store.Agency, error) {
-	fail := func(err error) (store.Agency, error) { return store.Agency{}, fmt.Errorf("disable agency: %w", err) }
 	if strings.TrimSpace(by) == "" {
-		return fail(fmt.Errorf("%w: who asks is required", ErrInvalid))
+		return store.Agency{}, fmt.Errorf("disable agency: %w: who asks is required", ErrInvalid)
 	}
+	return s.setDisabled(ctx, func(tx store.SigningTx) (store.Agency, error) { return findAgency(tx, agency) }, disabled, by, nil)
+}
+
+// setDisabled sets the Disabled flag of the agency find returns, and
+// audits the change.
+func (s *Service) setDisabled(ctx context.Context, find func(store.SigningTx) (store.Agency, error), disabled bool, by string, details map[string]any) (store.Agency, error) {
+	fail := func(err error) (store.Agency, error) { return store.Agency{}, fmt.Errorf("disable agency: %w", err) }
 	var a store.Agency
 	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) (err error) {
-		if a, err = findAgency(tx, agency); err != nil {
+		if a, err = find(tx); err != nil {
 			return err
 		}
 		a.Disabled = disabled
@@ -80,7 +120,7 @@ func (s *Service) SetAgencyDisabled(ctx context.Context, agency string, disabled
 	if disabled {
 		action = "agency.disabled"
 	}
-	if err := s.auditAgency(ctx, by, action, a); err != nil {
+	if err := s.auditAgency(ctx, by, action, a, details); err != nil {
 		return fail(err)
 	}
 	a.KeyHash, a.WebhookSecret = nil, nil
@@ -90,12 +130,15 @@ func (s *Service) SetAgencyDisabled(ctx context.Context, agency string, disabled
 // auditAgency records a change of an agency's credentials when there is
 // an audit log. The record names the agency and the key's fingerprint,
 // never the key.
-func (s *Service) auditAgency(ctx context.Context, by, action string, a store.Agency) error {
+func (s *Service) auditAgency(ctx context.Context, by, action string, a store.Agency, more map[string]any) error {
 	if s.opts.Audit == nil {
 		return nil
 	}
-	_, err := s.opts.Audit.Append(ctx, audit.Event{Actor: by, Action: action, Subject: "agency:" + a.ID,
-		Details: map[string]any{"name": a.Name, "key_fingerprint": EncodeKeyHash(a)}})
+	details := map[string]any{"name": a.Name, "key_fingerprint": EncodeKeyHash(a)}
+	for k, v := range more {
+		details[k] = v
+	}
+	_, err := s.opts.Audit.Append(ctx, audit.Event{Actor: by, Action: action, Subject: "agency:" + a.ID, Details: details})
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}

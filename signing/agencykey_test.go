@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/thiqa/thiqa/audit"
+	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
@@ -135,4 +136,107 @@ func fmtDetails(d any) string {
 		b.WriteString(" ")
 	}
 	return b.String()
+}
+
+// TestAgencyKeyRotationFourEyes: an administrator on the web asks for a
+// new key of an agency; the old key works until a second administrator
+// approves, who is shown the new key once; the requester cannot approve;
+// an administrator disables and enables an agency with a reason. Officers
+// can do neither.
+func TestAgencyKeyRotationFourEyes(t *testing.T) {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "thiqa.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log := &auditLog{}
+	s, err := signing.New(st, noApprover{}, noTrust{}, signing.Options{Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	admin := func(name string) enrollment.Principal {
+		return enrollment.Principal{Kind: enrollment.KindOfficer, Username: name, Role: store.RoleAdmin}
+	}
+	officer := enrollment.Principal{Kind: enrollment.KindOfficer, Username: "layla", Role: store.RoleOfficer}
+	old, err := s.AddAgency(ctx, signing.NewAgency{Name: "Land Department", Scopes: []string{signing.ScopeSignRequests}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := func(key string) error { _, err := s.AuthenticateAgency(ctx, key); return err }
+
+	for _, tc := range []struct {
+		name string
+		by   enrollment.Principal
+		id   string
+		why  string
+		err  error
+	}{
+		{"officer", officer, old.Agency.ID, "leaked", signing.ErrForbidden},
+		{"no reason", admin("rana"), old.Agency.ID, "", signing.ErrInvalid},
+		{"unknown agency", admin("rana"), "nope", "leaked", signing.ErrNotFound},
+		{"by name, not ID", admin("rana"), "Land Department", "leaked", signing.ErrNotFound},
+	} {
+		if _, err := s.RequestAgencyKeyRotation(ctx, tc.by, tc.id, tc.why); !errors.Is(err, tc.err) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.err)
+		}
+	}
+	req, err := s.RequestAgencyKeyRotation(ctx, admin("rana"), old.Agency.ID, "the key was pasted in a ticket")
+	if err != nil || req.Kind != signing.AgencyKindRotate || req.AgencyID != old.Agency.ID || req.Name != "Land Department" {
+		t.Fatalf("request: %+v %v", req, err)
+	}
+	if err := auth(old.Key); err != nil {
+		t.Fatalf("the old key before approval: %v", err)
+	}
+	if _, _, err := s.DecideAgency(ctx, admin("rana"), req.ID, true); !errors.Is(err, signing.ErrForbidden) {
+		t.Fatalf("requester approves: %v", err)
+	}
+	got, key, err := s.DecideAgency(ctx, admin("omar"), req.ID, true)
+	if err != nil || key == nil || got.Status != signing.AgencyApproved || key.Agency.ID != old.Agency.ID || key.WebhookSecret != "" || key.Agency.KeyHash != nil {
+		t.Fatalf("approve: %+v %+v %v", got, key, err)
+	}
+	if err := auth(old.Key); !errors.Is(err, signing.ErrUnauthenticated) {
+		t.Fatalf("the old key after approval: %v", err)
+	}
+	if err := auth(key.Key); err != nil {
+		t.Fatalf("the new key: %v", err)
+	}
+	if list, _ := s.Agencies(ctx); len(list) != 1 {
+		t.Fatalf("a rotation registered another agency: %v", list)
+	}
+	// A rejected rotation changes nothing.
+	req2, _ := s.RequestAgencyKeyRotation(ctx, admin("rana"), old.Agency.ID, "again")
+	if _, k, err := s.DecideAgency(ctx, admin("omar"), req2.ID, false); err != nil || k != nil || auth(key.Key) != nil {
+		t.Fatalf("reject: %v %v", k, err)
+	}
+
+	// Disable and enable from the admin pages.
+	if _, err := s.DisableAgency(ctx, officer, old.Agency.ID, true, "misuse"); !errors.Is(err, signing.ErrForbidden) {
+		t.Fatalf("officer disables: %v", err)
+	}
+	if _, err := s.DisableAgency(ctx, admin("rana"), old.Agency.ID, true, " "); !errors.Is(err, signing.ErrInvalid) {
+		t.Fatalf("disable without a reason: %v", err)
+	}
+	if _, err := s.DisableAgency(ctx, admin("rana"), "nope", true, "misuse"); !errors.Is(err, signing.ErrNotFound) {
+		t.Fatalf("disable an unknown agency: %v", err)
+	}
+	if err := auth(key.Key); err != nil {
+		t.Fatalf("refused disables changed something: %v", err)
+	}
+	if a, err := s.DisableAgency(ctx, admin("rana"), old.Agency.ID, true, "misuse"); err != nil || !a.Disabled || auth(key.Key) == nil {
+		t.Fatalf("disable: %+v %v", a, err)
+	}
+	if _, err := s.DisableAgency(ctx, admin("omar"), old.Agency.ID, false, "cleared"); err != nil || auth(key.Key) != nil {
+		t.Fatalf("enable: %v", err)
+	}
+	var got2 []string
+	for _, e := range log.events {
+		got2 = append(got2, e.Actor+" "+e.Action)
+	}
+	if want := "officer:omar agency.key-rotated|officer:rana agency.disabled|officer:omar agency.enabled"; strings.Join(got2, "|") != want {
+		t.Fatalf("audited %q, want %q", strings.Join(got2, "|"), want)
+	}
+	if d, _ := log.events[0].Details.(map[string]any); d["requested_by"] != "officer:rana" || d["why"] != "the key was pasted in a ticket" {
+		t.Fatalf("rotation audited with %v", log.events[0].Details)
+	}
 }

@@ -39,9 +39,17 @@ type AgencyRequest struct {
 	Status      string    `json:"status"`
 	DecidedBy   string    `json:"decided_by,omitempty"`
 	DecidedAt   time.Time `json:"decided_at,omitzero"`
-	// AgencyID is the registered agency's ID once approved.
+	// AgencyID is the registered agency's ID once approved; for a key
+	// rotation, the agency's ID from the start.
 	AgencyID string `json:"agency_id,omitempty"`
+	// Kind is "" for a registration, AgencyKindRotate for a new key of
+	// an existing agency.
+	Kind string `json:"kind,omitempty"`
 }
+
+// AgencyKindRotate is an AgencyRequest for a new API key of a registered
+// agency (the old key stops working when it is approved).
+const AgencyKindRotate = "rotate-key"
 
 const agencyRequestPrefix = "agency-request/"
 
@@ -175,7 +183,13 @@ func (s *Service) DecideAgency(ctx context.Context, by enrollment.Principal, id 
 			return fmt.Errorf("%w: four eyes: the requester cannot approve", ErrForbidden)
 		}
 		r.Status, r.DecidedBy, r.DecidedAt, key = AgencyRejected, actor, s.now(), nil
-		if approve {
+		if approve && r.Kind == AgencyKindRotate {
+			k, err := s.rotateKey(tx, r.AgencyID)
+			if err != nil {
+				return err
+			}
+			r.Status, key = AgencyApproved, &k
+		} else if approve {
 			k, err := s.newAgency(NewAgency{Name: r.Name, Scopes: r.Scopes, WebhookURL: r.WebhookURL})
 			if err != nil {
 				return err
@@ -190,5 +204,48 @@ func (s *Service) DecideAgency(ctx context.Context, by enrollment.Principal, id 
 	if err != nil {
 		return fail(err)
 	}
+	if key != nil && r.Kind == AgencyKindRotate {
+		if err := s.auditAgency(ctx, actor, "agency.key-rotated", key.Agency, map[string]any{"requested_by": r.RequestedBy, "why": r.Why}); err != nil {
+			return fail(err)
+		}
+		key.Agency.KeyHash, key.Agency.WebhookSecret = nil, nil
+	}
 	return r, key, nil
+}
+
+// RequestAgencyKeyRotation records an administrator's request for a new
+// API key of a registered agency (by ID), with the reason; the key is
+// replaced when another administrator approves with DecideAgency, who is
+// shown the new key once.
+func (s *Service) RequestAgencyKeyRotation(ctx context.Context, by enrollment.Principal, agencyID, why string) (AgencyRequest, error) {
+	fail := func(err error) (AgencyRequest, error) {
+		return AgencyRequest{}, fmt.Errorf("request agency key rotation: %w", err)
+	}
+	actor, err := adminActor(by)
+	if err != nil {
+		return fail(err)
+	}
+	if why == "" || len(why) > 500 {
+		return fail(fmt.Errorf("%w: a reason (1-500 bytes) is required", ErrInvalid))
+	}
+	id, err := s.randomID(12)
+	if err != nil {
+		return fail(err)
+	}
+	var r AgencyRequest
+	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+		a, err := tx.Agency(agencyID)
+		if errors.Is(err, store.ErrNotFound) || agencyID == "" {
+			return fmt.Errorf("%w: no agency %q", ErrNotFound, agencyID)
+		} else if err != nil {
+			return err
+		}
+		r = AgencyRequest{ID: id, Kind: AgencyKindRotate, AgencyID: a.ID, Name: a.Name, Scopes: slices.Clone(a.Scopes), Why: why,
+			RequestedBy: actor, RequestedAt: s.now(), Status: AgencyPending}
+		return putAgencyRequest(tx, r)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return r, nil
 }
