@@ -29,6 +29,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		rpID                    string
 		origins                 []string
 		openPayments            func(context.Context, *node.Node) error
+		setLimits               func(*node.Options) error
 		noLimits                bool
 		proxies                 []string
 	)
@@ -80,6 +81,9 @@ organisation CA.`,
 			ctx := cmd.Context()
 			opts := g.nodeOptions(true, cfg)
 			opts.Issuer = issuer
+			if err := setLimits(&opts); err != nil {
+				return err
+			}
 			opts.WebAuthnRPID, opts.WebAuthnOrigins = rpID, origins
 			if !noLimits {
 				trusted, err := parsePrefixes(proxies)
@@ -178,6 +182,7 @@ organisation CA.`,
 	cfg = caFlags(cmd)
 	storeFlag(cmd)
 	openPayments = paymentsFlags(cmd)
+	setLimits = limitFlags(cmd)
 	return cmd
 }
 

@@ -68,6 +68,13 @@ type Options struct {
 	// When set without WebAuthnRPID and WebAuthnOrigins, the passkey
 	// relying party follows it (see resolveIssuer).
 	Issuer string
+	// ActivationCodeTTL is how long an activation code stays valid
+	// (default 15 min, enrollment.Options.CodeTTL).
+	ActivationCodeTTL time.Duration
+	// MaxDocuments and MaxDocumentSize bound the PDFs of one sign request
+	// (defaults 10 and 10 MiB, signing.Options).
+	MaxDocuments    int
+	MaxDocumentSize int64
 	// RateLimits, when set, bound activation and sign-in attempts,
 	// counted in the store (shared by replicas on PostgreSQL); thiqa
 	// serve sets it. Nil counts nothing (tests, load tests).
@@ -212,10 +219,12 @@ func Open(ctx context.Context, opts Options) (*Node, Created, error) {
 		}
 	}
 	if err == nil {
-		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock, Audit: n.Audit, Wrapped: m.Wrapped(n.Wrapped), Sealer: cust.sealer})
+		n.Enrollment, err = enrollment.New(st, keys, n.CA, enrollment.Options{RPID: opts.WebAuthnRPID, Origins: opts.WebAuthnOrigins, Clock: opts.Clock, Audit: n.Audit, Wrapped: m.Wrapped(n.Wrapped), Sealer: cust.sealer,
+			CodeTTL: opts.ActivationCodeTTL})
 	}
 	if err == nil {
-		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: counted, VerifyBaseURL: verifyBaseURL(opts.Issuer)})
+		n.Signing, err = signing.New(st, n.Enrollment, signing.CATrust(n.CA), signing.Options{Clock: opts.Clock, Audit: counted, VerifyBaseURL: verifyBaseURL(opts.Issuer),
+			MaxDocuments: opts.MaxDocuments, MaxDocumentSize: opts.MaxDocumentSize})
 	}
 	if err == nil {
 		// Copy into the audit log what a crash kept from it.
