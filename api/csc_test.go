@@ -15,6 +15,7 @@ import (
 
 	"github.com/descope/virtualwebauthn"
 
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signer"
 	"github.com/thiqa/thiqa/signer/validate"
 	"github.com/thiqa/thiqa/signing"
@@ -239,7 +240,7 @@ func TestCSCFlow(t *testing.T) {
 			}
 			// The client prepares a PDF with the signer and asks for its
 			// data-to-be-signed to be signed.
-			pdf := corpusPDF(t, "testfile12.pdf")
+			pdf := testenv.CorpusPDF(t, "testfile12.pdf")
 			p, digest, err := signer.Prepare(context.Background(), bytes.NewReader(pdf), int64(len(pdf)), &signer.Options{
 				Certificate: chain[0], Chain: chain[1:], Level: signer.LevelBLT, Time: *e.now,
 				Timestamper: signer.TimestamperFunc(e.ca.TSA().Token), Revocation: trust, ExtraCertificates: trust.ExtraCertificates()})

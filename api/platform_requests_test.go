@@ -22,6 +22,7 @@ import (
 
 	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/internal/problem"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/platform/catalogue"
 	"github.com/thiqa/thiqa/platform/requests"
@@ -674,7 +675,7 @@ func TestServiceRequestDoubleAccept(t *testing.T) {
 func TestServiceRequestUploadedResult(t *testing.T) {
 	e := newReqEnv(t)
 	v := e.submitted(t, "MOJ-RECORD")
-	doc := corpusPDF(t, "testfile12.pdf")
+	doc := testenv.CorpusPDF(t, "testfile12.pdf")
 	if rec := e.call(t, "POST", "/api/v1/service-requests/"+v.ID+"/accept", e.moj.Key, map[string]any{"result": doc}, &v); rec.Code != 200 {
 		t.Fatalf("accept: %d %s", rec.Code, rec.Body)
 	}

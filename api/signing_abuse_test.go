@@ -19,6 +19,7 @@ import (
 	"github.com/descope/virtualwebauthn"
 
 	"github.com/thiqa/thiqa/internal/problem"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
@@ -157,7 +158,7 @@ func TestSigningAbuse(t *testing.T) {
 		{"documents swapped between prepare and approval", func(t *testing.T) (*httptest.ResponseRecorder, string) {
 			r := e.request(t)
 			c, opts := e.begin(t, e.laylaTok, r.ID)
-			other := corpusPDF(t, "testfile17.pdf")
+			other := testenv.CorpusPDF(t, "testfile17.pdf")
 			if err := e.st.SigningUpdate(context.Background(), func(tx store.SigningTx) error {
 				rec, err := tx.SignRequest(r.ID)
 				if err != nil {
@@ -203,7 +204,7 @@ func TestSigningAbuse(t *testing.T) {
 		{"too many documents", func(t *testing.T) (*httptest.ResponseRecorder, string) {
 			docs := make([]signing.NewDocument, 6)
 			for i := range docs {
-				docs[i] = signing.NewDocument{Name: "d.pdf", Content: corpusPDF(t, "testfile20.pdf")}
+				docs[i] = signing.NewDocument{Name: "d.pdf", Content: testenv.CorpusPDF(t, "testfile20.pdf")}
 			}
 			body := signing.NewRequest{NationalID: "9861234567", PurposeAr: "غرض", PurposeEn: "Purpose", Documents: docs}
 			return e.call(t, "POST", "/api/v1/sign-requests", e.agA.Key, body, nil), ""

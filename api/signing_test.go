@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -129,23 +128,12 @@ func (e *signEnv) citizen(t testing.TB, officerTok, nid string) (*testPhone, str
 	return ph, s.Token
 }
 
-// corpusPDF reads a PDF of the shared corpus.
-func corpusPDF(t testing.TB, name string) []byte {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "shared", "corpus", "inputs", "pdfsign", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func threeDocuments(t testing.TB) []signing.NewDocument {
 	t.Helper()
 	return []signing.NewDocument{
-		{Name: "contract.pdf", Content: corpusPDF(t, "testfile12.pdf"), Reason: "Contract", Location: "Amman"},
-		{Name: "annex.pdf", Content: corpusPDF(t, "testfile14.pdf"), Visible: true, Reason: "Annex"},
-		{Name: "form.pdf", Content: corpusPDF(t, "testfile20.pdf")},
+		{Name: "contract.pdf", Content: testenv.CorpusPDF(t, "testfile12.pdf"), Reason: "Contract", Location: "Amman"},
+		{Name: "annex.pdf", Content: testenv.CorpusPDF(t, "testfile14.pdf"), Visible: true, Reason: "Annex"},
+		{Name: "form.pdf", Content: testenv.CorpusPDF(t, "testfile20.pdf")},
 	}
 }
 

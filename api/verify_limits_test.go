@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/thiqa/thiqa/internal/problem"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signer/validate"
 	"github.com/thiqa/thiqa/signing"
 )
@@ -36,7 +37,7 @@ func TestVerifyLimitsAndScope(t *testing.T) {
 	srv := New(Deps{Enrollment: e.svc, Signing: e.signing, Verifier: cv}, Options{Clock: func() time.Time { return *e.now },
 		Limiter: e.st, Limits: RateLimits{Window: time.Minute, PerIPVerify: 2}})
 	c := newConformance(t)
-	pdf := corpusPDF(t, "testfile12.pdf")
+	pdf := testenv.CorpusPDF(t, "testfile12.pdf")
 	asPDF := http.Header{"Content-Type": {"application/pdf"}}
 	verifier := e.agency(t, "Land Department", signing.ScopeVerify)
 	signOnly := e.agency(t, "Civil Status", signing.ScopeSignRequests)

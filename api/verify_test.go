@@ -6,27 +6,15 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signer/validate"
 )
 
-func verifyCorpusPDF(t *testing.T, rel string) []byte {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "shared", "corpus", rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestVerifyEndpoint(t *testing.T) {
-	pdf := verifyCorpusPDF(t, "signed/pdfcpu/ETSI.CAdES.detached_testPAdES_BLT.pdf")
+	pdf := testenv.Corpus(t, "signed/pdfcpu/ETSI.CAdES.detached_testPAdES_BLT.pdf")
 	v := &validate.Validator{Options: validate.Options{Time: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}}
 	multi := func(field string) (*bytes.Buffer, string) {
 		var b bytes.Buffer

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -31,11 +30,7 @@ func TestCrashUnderPasskeyLoad(t *testing.T) {
 	ctx := context.Background()
 	data := filepath.Join(t.TempDir(), "data")
 	phones, agencyKey := passkeyCitizens(t, data, 4)
-	_, file, _, _ := runtime.Caller(0)
-	pdf, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "inputs", "pdfsign", "testfile20.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pdf := testenv.CorpusPDF(t, "testfile20.pdf")
 	addr := freeAddr(t)
 	srv, _ := serve(t, data, addr)
 	base := "http://" + addr

@@ -11,13 +11,13 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/internal/node"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/internal/testpki"
 	"github.com/thiqa/thiqa/signer"
 	"github.com/thiqa/thiqa/signer/validate"
@@ -27,14 +27,10 @@ import (
 // returns the PKI and the signed bytes.
 func signedCorpusInput(t *testing.T) (*testpki.PKI, []byte) {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	in, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "inputs", "pdfsign", "testfile20.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := testenv.CorpusPDF(t, "testfile20.pdf")
 	p := testpki.New(t, nil)
 	var out bytes.Buffer
-	err = signer.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, p.SignerKey, &signer.Options{
+	err := signer.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, p.SignerKey, &signer.Options{
 		Certificate: p.Signer, Chain: p.Chain(), Level: signer.LevelBLT, Time: p.Now,
 		Timestamper: signer.TimestamperFunc(p.Authority.Token),
 		Revocation:  &signer.HTTPRevocation{Clock: func() time.Time { return p.Now }},
@@ -136,11 +132,7 @@ func TestVerifyTrustsDataDirectoryRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	chain := append([]*x509.Certificate{issuer}, parents...)
-	_, file, _, _ := runtime.Caller(0)
-	in, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "inputs", "pdfsign", "testfile20.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := testenv.CorpusPDF(t, "testfile20.pdf")
 	var out bytes.Buffer
 	if err := signer.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, key, &signer.Options{Certificate: cert, Chain: chain}); err != nil {
 		t.Fatal(err)
@@ -208,11 +200,7 @@ func TestVerifyThiqaEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, _ := serve(t, data, addr)
-	_, file, _, _ := runtime.Caller(0)
-	in, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "inputs", "pdfsign", "testfile20.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := testenv.CorpusPDF(t, "testfile20.pdf")
 	var out bytes.Buffer
 	err = signer.Sign(ctx, bytes.NewReader(in), int64(len(in)), &out, key, &signer.Options{
 		Certificate: cert, Chain: append([]*x509.Certificate{issuer}, parents...), Level: signer.LevelBLTA,

@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -32,11 +31,7 @@ func TestSignInAndApprovalWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, file, _, _ := runtime.Caller(0)
-	pdf, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "inputs", "pdfsign", "testfile20.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pdf := testenv.CorpusPDF(t, "testfile20.pdf")
 	srv := httptest.NewServer(n.Handler())
 	t.Cleanup(srv.Close)
 	cfg := loadtest.Config{Base: srv.URL, Workers: 4, MaxOps: 30, For: 2 * time.Minute, Seed: 3,

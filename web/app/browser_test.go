@@ -16,6 +16,7 @@ import (
 
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/internal/browsertest"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
@@ -117,7 +118,7 @@ func TestCitizenActivatesApprovesAndDownloads(t *testing.T) {
 	dl := browsertest.Downloads(t, c.ctx)
 	c.click(`#req-docs li[data-doc="0"] a.download`)
 	original := waitFile(t, filepath.Join(dl, "lease.pdf"))
-	if !bytes.Equal(original, corpusPDF(t, "testfile20.pdf")) {
+	if !bytes.Equal(original, testenv.CorpusPDF(t, "testfile20.pdf")) {
 		t.Fatal("the downloaded original differs from what the agency sent")
 	}
 

@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,6 +23,7 @@ import (
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/internal/browsertest"
 	"github.com/thiqa/thiqa/internal/node"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
@@ -188,22 +187,12 @@ func (e *env) send(t *testing.T, key, nid string) signing.RequestView {
 	var v signing.RequestView
 	code := e.call(t, key, "POST", "/api/v1/sign-requests", signing.NewRequest{NationalID: nid,
 		PurposeAr: "عقد إيجار وملحقه", PurposeEn: "Lease contract and annex",
-		Documents: []signing.NewDocument{{Name: "lease.pdf", Content: corpusPDF(t, "testfile20.pdf")},
-			{Name: "annex.pdf", Content: corpusPDF(t, "testfile17.pdf")}}}, &v)
+		Documents: []signing.NewDocument{{Name: "lease.pdf", Content: testenv.CorpusPDF(t, "testfile20.pdf")},
+			{Name: "annex.pdf", Content: testenv.CorpusPDF(t, "testfile17.pdf")}}}, &v)
 	if code != http.StatusCreated || len(v.Documents) != 2 {
 		t.Fatalf("send sign request: %d %+v", code, v)
 	}
 	return v
-}
-
-func corpusPDF(t testing.TB, name string) []byte {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "inputs", "pdfsign", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // verdict posts a PDF to the public verification API and returns the

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -27,6 +26,7 @@ import (
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/hsm/pkcs11"
 	"github.com/thiqa/thiqa/hsm/pkcs11/softhsmtest"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/signer"
 	"github.com/thiqa/thiqa/store"
@@ -46,17 +46,6 @@ func open(t testing.TB, tk softhsmtest.Token) *pkcs11.Custody {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// corpusFile returns a file of the shared corpus, beside the repository.
-func corpusFile(t *testing.T, rel string) string {
-	t.Helper()
-	_, here, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(here), "..", "..", "..", "..", "shared", "corpus", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("corpus file: %v", err)
-	}
-	return p
 }
 
 // TestCeremonyOnToken runs the key ceremony with every CA, TSA and OCSP key
@@ -137,7 +126,7 @@ func TestCeremonyOnToken(t *testing.T) {
 	chain := append([]*x509.Certificate{issuer}, upper...)
 
 	t.Run("citizen signs a PDF", func(t *testing.T) {
-		in, err := os.ReadFile(corpusFile(t, "inputs/pdfsign/testfile20.pdf"))
+		in, err := os.ReadFile(testenv.CorpusPath(t, "inputs/pdfsign/testfile20.pdf"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +194,7 @@ func TestCeremonyOnToken(t *testing.T) {
 		}
 		orgCA, _ := svc.AuthorityCertificate(ca.OrgCA)
 		upper, _ := svc.Chain(ca.OrgCA)
-		in, err := os.ReadFile(corpusFile(t, "inputs/pdfsign/testfile12.pdf"))
+		in, err := os.ReadFile(testenv.CorpusPath(t, "inputs/pdfsign/testfile12.pdf"))
 		if err != nil {
 			t.Fatal(err)
 		}
