@@ -214,3 +214,52 @@ func TestEncryptedRefused(t *testing.T) {
 		t.Errorf("%d files left in the output directory", len(ents))
 	}
 }
+
+// TestRebuiltXrefKeepsVersion signs files whose xref had to be rebuilt:
+// the update's complete xref section is a table when the document
+// declares a version before PDF 1.5 (xref streams came with 1.5, and
+// PDF/A-1 forbids them), a stream otherwise.
+func TestRebuiltXrefKeepsVersion(t *testing.T) {
+	p := testpki.New(t, nil)
+	catalog := "<</Type /Catalog /Pages 2 0 R>>"
+	pages := "<</Type /Pages /Kids [3 0 R] /Count 1>>"
+	page := "<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]>>"
+	for _, tt := range []struct {
+		name    string
+		header  string
+		catalog string
+		want    pdf.XrefKind
+	}{
+		{"PDF 1.3", "1.3", catalog, pdf.XrefTable},
+		{"PDF 1.4", "1.4", catalog, pdf.XrefTable},
+		{"PDF 1.4 with catalog Version 1.6", "1.4", "<</Type /Catalog /Pages 2 0 R /Version /1.6>>", pdf.XrefStream},
+		{"PDF 1.7", "1.7", catalog, pdf.XrefStream},
+		{"PDF 2.0", "2.0", catalog, pdf.XrefStream},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := damagedPDF([]string{tt.catalog, pages, page}, nil, "", "99999999")
+			in = bytes.Replace(in, []byte("%PDF-1.7"), []byte("%PDF-"+tt.header), 1)
+			if rd, err := pdf.Open(bytes.NewReader(in), int64(len(in)), nil); err != nil || !rd.Recovered() {
+				t.Fatalf("input not read by recovery: %v", err)
+			}
+			out := signBytes(t, in, p.SignerKey, options(p, LevelBB))
+			rd, err := pdf.Open(bytes.NewReader(out), int64(len(out)), &pdf.Options{NoRecover: true})
+			if err != nil {
+				t.Fatalf("signed file needs recovery: %v", err)
+			}
+			if rd.XrefKind() != tt.want {
+				t.Errorf("update's xref of kind %d, want %d", rd.XrefKind(), tt.want)
+			}
+			if _, ok := rd.Trailer()["Prev"]; ok {
+				t.Error("complete xref section has /Prev")
+			}
+			if pages, err := rd.Pages(); err != nil || len(pages) != 1 {
+				t.Errorf("signed file's pages: %d, %v", len(pages), err)
+			}
+			pdfsig(t, writeTemp(t, out), 1, true)
+			if extra := newQpdfWarnings(t, in, out); len(extra) > 0 {
+				t.Errorf("qpdf --check finds in the output what it does not find in the input:\n%s", strings.Join(extra, "\n"))
+			}
+		})
+	}
+}

@@ -86,8 +86,14 @@ func (u *update) bytes(base int64, needEOL bool) []byte {
 	}
 	if u.rd.Recovered() {
 		// The file's own xref is unusable: this section lists every
-		// object, as found by the reader's scan, and has no /Prev.
+		// object, as found by the reader's scan, and has no /Prev. A
+		// document that declares a version before 1.5 and has no object
+		// streams gets a table: xref streams came with PDF 1.5 (and
+		// PDF/A-1, on 1.4, forbids them).
 		delete(tr, "Prev")
+		if !xrefStreamsAllowed(u.rd) {
+			return u.fullXrefTable(b, base, offs, tr)
+		}
 		return u.fullXrefStream(b, base, offs, tr)
 	}
 	if u.rd.XrefKind() == pdf.XrefStream {
@@ -117,6 +123,65 @@ func (u *update) fullXrefStream(b []byte, base int64, offs map[uint32]int64, tr 
 		nums = append(nums, n)
 	}
 	return u.writeXrefStream(b, self, start, nums, rows, tr)
+}
+
+// xrefStreamsAllowed reports whether a complete xref section may be a
+// stream: the document declares PDF 1.5 or later (header, or catalog
+// /Version) or already keeps objects in object streams, which a table
+// cannot describe.
+func xrefStreamsAllowed(rd *pdf.Reader) bool {
+	v := rd.Header()
+	if cat, err := rd.Catalog(); err == nil {
+		if n, ok := cat["Version"].(pdf.Name); ok && string(n) > v {
+			v = string(n)
+		}
+	}
+	if v >= "1.5" {
+		return true
+	}
+	for _, n := range rd.ObjectNumbers() {
+		if rd.Entry(n).Compressed {
+			return true
+		}
+	}
+	return false
+}
+
+// fullXrefTable writes a classic xref table listing the update's objects
+// and every in-use object of the file, object 0 heading the free list.
+func (u *update) fullXrefTable(b []byte, base int64, offs map[uint32]int64, tr pdf.Dict) []byte {
+	start := base + int64(len(b))
+	type row struct {
+		off int64
+		gen uint16
+	}
+	rows := map[uint32]row{}
+	for _, n := range u.rd.ObjectNumbers() {
+		if e := u.rd.Entry(n); n != 0 {
+			rows[n] = row{e.Offset, e.Gen}
+		}
+	}
+	for n, off := range offs {
+		rows[n] = row{off, u.gens[n]}
+	}
+	nums := []uint32{0}
+	for n := range rows {
+		nums = append(nums, n)
+	}
+	b = append(b, "xref\n"...)
+	for _, run := range subsections(nums) {
+		b = fmt.Appendf(b, "%d %d\n", run[0], len(run))
+		for _, n := range run {
+			if n == 0 {
+				b = append(b, "0000000000 65535 f \n"...)
+				continue
+			}
+			b = fmt.Appendf(b, "%010d %05d n \n", rows[n].off, rows[n].gen)
+		}
+	}
+	b = append(b, "trailer\n"...)
+	b = pdf.AppendObject(b, tr)
+	return fmt.Appendf(b, "\nstartxref\n%d\n%%%%EOF\n", start)
 }
 
 // subsections groups sorted object numbers into runs of consecutive ones.
