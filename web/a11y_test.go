@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +12,8 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 	"github.com/thiqa/thiqa/web/internal/ui"
 )
@@ -32,6 +35,15 @@ func TestPagesAccessible(t *testing.T) {
 	nid := activeIdentity(t, e)
 	signed := signedPDF(t, e.pki)
 
+	// An agency, and a request for its new key, fill the admin page.
+	k, err := e.sign.AddAgency(context.Background(), signing.NewAgency{Name: "Land Department", Scopes: []string{signing.ScopeSignRequests}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sign.RequestAgencyKeyRotation(context.Background(), enrollment.Principal{Kind: enrollment.KindOfficer, Username: "sara", Role: store.RoleAdmin},
+		k.Agency.ID, "leaked"); err != nil {
+		t.Fatal(err)
+	}
 	// A revocation waiting for the supervisor fills the approvals page.
 	off := e.signedIn(t, "layla")
 	if rec := off.post(t, "/centre/identity/revoke", url.Values{"nid": {nid}, "reason": {"keyCompromise"}, "why": {"phone stolen"}}); rec.Code != http.StatusSeeOther {
@@ -77,7 +89,7 @@ func TestPagesAccessible(t *testing.T) {
 			}},
 			{"identity", "identity", func() *http.Response { return officer.get(t, "/centre/identity?nid="+nid).Result() }},
 			{"approvals", "approvals", func() *http.Response { return sup.get(t, "/centre/approvals").Result() }},
-			{"admin", "centres", func() *http.Response { return admin.get(t, "/admin/").Result() }},
+			{"admin", "agency-requests", func() *http.Response { return admin.get(t, "/admin/").Result() }},
 			{"no such page", "main", func() *http.Response { return anon.get(t, "/verify/nope").Result() }},
 		}
 		for _, p := range pages {

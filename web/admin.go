@@ -23,6 +23,9 @@ func (s *Server) adminRoutes() {
 	s.handle("POST /admin/admins/{id}", s.decideAdmin)
 	s.handle("POST /admin/agencies", s.requestAgency)
 	s.handle("POST /admin/agencies/{id}", s.decideAgency)
+	s.handle("POST /admin/agencies/{id}/rotate", s.requestRotation)
+	s.handle("POST /admin/agencies/{id}/disable", s.disableAgency(true))
+	s.handle("POST /admin/agencies/{id}/enable", s.disableAgency(false))
 }
 
 // adminView is the admin page's data.
@@ -172,7 +175,7 @@ func (s *Server) decideAgency(w http.ResponseWriter, r *http.Request, by enrollm
 		s.fail(w, r, by, http.StatusBadRequest, "form.choose", "")
 		return
 	}
-	_, key, err := s.deps.Agencies.DecideAgency(r.Context(), by, r.PathValue("id"), d == "approve")
+	req, key, err := s.deps.Agencies.DecideAgency(r.Context(), by, r.PathValue("id"), d == "approve")
 	if err != nil {
 		s.failErr(w, r, by, err)
 		return
@@ -181,7 +184,44 @@ func (s *Server) decideAgency(w http.ResponseWriter, r *http.Request, by enrollm
 		http.Redirect(w, r, "/admin/?notice=rejected", http.StatusSeeOther)
 		return
 	}
-	s.renderAdmin(w, r, by, http.StatusOK, adminView{Key: key}, "", "notice.agency-approved")
+	n := "notice.agency-approved"
+	if req.Kind == signing.AgencyKindRotate {
+		n = "notice.key-rotated"
+	}
+	s.renderAdmin(w, r, by, http.StatusOK, adminView{Key: key}, "", n)
+}
+
+// requestRotation records a request for a new key of an agency; a second
+// administrator decides it.
+func (s *Server) requestRotation(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
+	if s.deps.Agencies == nil {
+		s.fail(w, r, by, http.StatusNotFound, "err.no-page", "")
+		return
+	}
+	if _, err := s.deps.Agencies.RequestAgencyKeyRotation(r.Context(), by, r.PathValue("id"), field(r.PostForm, "why", 500)); err != nil {
+		s.failErr(w, r, by, err)
+		return
+	}
+	http.Redirect(w, r, "/admin/?notice=rotation-requested", http.StatusSeeOther)
+}
+
+// disableAgency disables (or enables) an agency at once, with a reason.
+func (s *Server) disableAgency(disabled bool) func(http.ResponseWriter, *http.Request, enrollment.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, by enrollment.Principal) {
+		if s.deps.Agencies == nil {
+			s.fail(w, r, by, http.StatusNotFound, "err.no-page", "")
+			return
+		}
+		if _, err := s.deps.Agencies.DisableAgency(r.Context(), by, r.PathValue("id"), disabled, field(r.PostForm, "why", 500)); err != nil {
+			s.failErr(w, r, by, err)
+			return
+		}
+		n := "agency-enabled"
+		if disabled {
+			n = "agency-disabled"
+		}
+		http.Redirect(w, r, "/admin/?notice="+n, http.StatusSeeOther)
+	}
 }
 
 // requestAdmin records a request for an administrator account; a second

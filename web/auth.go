@@ -68,6 +68,11 @@ var pageAccess = map[string]access{
 	"POST /admin/admins/{id}":      Admin,
 	"POST /admin/agencies":         Admin,
 	"POST /admin/agencies/{id}":    Admin,
+	// An agency's key: a new one asked here is issued when a second
+	// administrator approves; disabling is immediate, with a reason.
+	"POST /admin/agencies/{id}/rotate":  Admin,
+	"POST /admin/agencies/{id}/disable": Admin,
+	"POST /admin/agencies/{id}/enable":  Admin,
 	// Assets.
 	"GET /assets/": everyone,
 }

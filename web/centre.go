@@ -15,7 +15,8 @@ import (
 var revocationReasons = []string{"keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn", "unspecified"}
 
 // notices are the notices a redirect may ask a page to show.
-var notices = []string{"suspended", "device-disabled", "resumed", "revoke-requested", "approved", "rejected", "centre-created", "officer-disabled", "agency-requested", "admin-requested"}
+var notices = []string{"suspended", "device-disabled", "resumed", "revoke-requested", "approved", "rejected", "centre-created", "officer-disabled", "agency-requested", "admin-requested",
+	"rotation-requested", "agency-disabled", "agency-enabled"}
 
 func (s *Server) centreRoutes() {
 	s.handle("GET /centre/", s.centreHome)

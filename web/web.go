@@ -58,6 +58,8 @@ type Agencies interface {
 	RequestAgency(ctx context.Context, by enrollment.Principal, n signing.NewAgency, why string) (signing.AgencyRequest, error)
 	AgencyRequests(ctx context.Context, by enrollment.Principal) ([]signing.AgencyRequest, error)
 	DecideAgency(ctx context.Context, by enrollment.Principal, id string, approve bool) (signing.AgencyRequest, *signing.AgencyKey, error)
+	RequestAgencyKeyRotation(ctx context.Context, by enrollment.Principal, agencyID, why string) (signing.AgencyRequest, error)
+	DisableAgency(ctx context.Context, by enrollment.Principal, id string, disabled bool, why string) (store.Agency, error)
 }
 
 // Registry finds a PDF signed by Thiqa by the SHA-256 of its bytes
