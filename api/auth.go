@@ -201,8 +201,14 @@ func (s *Server) authorize(pattern string, h http.HandlerFunc) http.HandlerFunc 
 	}
 }
 
-// refuse logs a refused request and answers with its problem document.
+// refuse logs a refused request and answers with its problem document,
+// or under /csc/v2/ with a CSC error object, which CSC clients expect
+// also when their credentials are refused.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if strings.HasPrefix(r.URL.Path, "/csc/") {
+		s.writeCSCError(w, r, err) // logs the refusal
+		return
+	}
 	p := who(r)
 	s.opts.Logger.Warn("refused", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
 		"principal", p.Kind+":"+p.Username+p.NationalID, "err", err.Error())

@@ -221,6 +221,7 @@ func TestCSCTimestamp(t *testing.T) {
 		{"short hash", tok, map[string]any{"hash": base64.StdEncoding.EncodeToString(h[:20]), "hashAlgorithmOID": sha256OID}, 400},
 		{"not base64", tok, map[string]any{"hash": "%%%", "hashAlgorithmOID": sha256OID}, 400},
 		{"anonymous", "", map[string]any{"hash": base64.StdEncoding.EncodeToString(h[:]), "hashAlgorithmOID": sha256OID}, 401},
+		{"officer", off, map[string]any{"hash": base64.StdEncoding.EncodeToString(h[:]), "hashAlgorithmOID": sha256OID}, 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &cscClient{base: ts.URL, token: tc.token, http: ts.Client()}
@@ -230,6 +231,11 @@ func TestCSCTimestamp(t *testing.T) {
 			status, err := c.call("signatures/timestamp", tc.req, &out)
 			if status != tc.status || err == nil || out.Timestamp != "" {
 				t.Errorf("%d %v %q, want %d", status, err, out.Timestamp, tc.status)
+			}
+			// A CSC error object, also when the credentials are refused.
+			want := map[int]string{400: "invalid_request", 401: "invalid_token", 403: "access_denied"}[tc.status]
+			if ce, ok := err.(*cscStatusError); !ok || ce.Code != want {
+				t.Errorf("error %v, want a CSC error object %q", err, want)
 			}
 		})
 	}
