@@ -485,11 +485,18 @@ func (p *Prepared) Complete(ctx context.Context, signature []byte) error {
 	return p.finish(ctx, cms, tsaCerts)
 }
 
-// CompleteCMS embeds a complete CMS SignedData made elsewhere (it must
-// sign [Prepared.DocumentDigest]); the B-LT and B-LTA steps still apply.
+// CompleteCMS embeds a complete CMS SignedData made elsewhere; the B-LT
+// and B-LTA steps still apply. It must be detached, with one SignerInfo
+// whose message-digest is [Prepared.DocumentDigest] and whose signature
+// verifies with the signer certificate's key (hash and padding as
+// [Prepared.SignerOpts]); otherwise it is refused with [ErrSignature] and
+// the Prepared stays open.
 func (p *Prepared) CompleteCMS(ctx context.Context, cms []byte) error {
 	if p.completed {
 		return fmt.Errorf("complete: %w", ErrState)
+	}
+	if err := checkExternalCMS(cms, p.docDigest, p.opts.Certificate, p); err != nil {
+		return err
 	}
 	return p.finish(ctx, cms, nil)
 }
