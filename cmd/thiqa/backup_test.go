@@ -1,11 +1,6 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,12 +23,7 @@ func TestBackupRestoreUnderLoad(t *testing.T) {
 	addr := freeAddr(t)
 	serve(t, data, addr)
 	dir := t.TempDir()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	csrFile := filepath.Join(dir, "c.csr")
-	os.WriteFile(csrFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}), 0o600)
-	subj := filepath.Join(dir, "s.json")
-	os.WriteFile(subj, []byte(`{"national_id":"9861234567","given_name":"Omar","surname":"Khalil","given_name_ar":"عمر","surname_ar":"خليل"}`), 0o600)
+	csrFile, subj := issueInputs(t, dir, citizenSubject)
 
 	// Load: issue certificates one after the other until stopped (at most
 	// 200), recording each acknowledged one.

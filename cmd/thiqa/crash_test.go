@@ -34,7 +34,7 @@ func TestCrashUnderLoad(t *testing.T) {
 	issuer := filepath.Join(dir, "ci.pem")
 	os.WriteFile(issuer, get(t, base+"/ca/citizen-ca.pem"), 0o600)
 	subj := filepath.Join(dir, "s.json")
-	os.WriteFile(subj, []byte(`{"national_id":"9861234567","given_name":"Omar","surname":"Khalil","given_name_ar":"عمر","surname_ar":"خليل"}`), 0o600)
+	os.WriteFile(subj, []byte(citizenSubject), 0o600)
 	ocsp := func(cert string) (string, error) {
 		out, err := exec.Command(openssl, "ocsp", "-issuer", issuer, "-cert", cert, "-url", base+"/ocsp", "-CAfile", root).CombinedOutput()
 		return string(out), err

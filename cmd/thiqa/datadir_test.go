@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
@@ -101,12 +99,7 @@ func TestDataDirectoryDefaults(t *testing.T) {
 
 		// An issued certificate carries the ceremony's public URL.
 		dir := t.TempDir()
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-		csrFile := filepath.Join(dir, "c.csr")
-		os.WriteFile(csrFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}), 0o600)
-		subj := filepath.Join(dir, "s.json")
-		os.WriteFile(subj, []byte(`{"national_id":"9861234567","given_name":"Omar","surname":"Khalil","given_name_ar":"عمر","surname_ar":"خليل"}`), 0o600)
+		csrFile, subj := issueInputs(t, dir, citizenSubject)
 		certFile := filepath.Join(dir, "c.pem")
 		if out, code := runIn(t, wd, env, "ca", "issue", "--profile", "citizen-auth", "--csr", csrFile, "--subject-json", subj, "--out", certFile); code != 0 {
 			t.Fatalf("ca issue: exit %d\n%s", code, out)
@@ -161,12 +154,7 @@ func TestCAHoldAndRelease(t *testing.T) {
 		t.Fatalf("init: exit %d\n%s", code, out)
 	}
 	dir := t.TempDir()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	csrFile := filepath.Join(dir, "c.csr")
-	os.WriteFile(csrFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}), 0o600)
-	subj := filepath.Join(dir, "s.json")
-	os.WriteFile(subj, []byte(`{"organization":"Ministry of Health","organization_identifier":"GOVJO-100200300"}`), 0o600)
+	csrFile, subj := issueInputs(t, dir, esealSubject)
 	certFile := filepath.Join(dir, "c.pem")
 	if out, code := run(t, nil, "--data", data, "ca", "issue", "--profile", "eseal", "--csr", csrFile, "--subject-json", subj, "--out", certFile); code != 0 {
 		t.Fatalf("ca issue eseal: exit %d\n%s", code, out)

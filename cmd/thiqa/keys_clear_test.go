@@ -99,13 +99,8 @@ func TestNoPrivateKeyInClear(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	addr := freeAddr(t)
 	srv, _ := serve(t, data, addr)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
 	dir := t.TempDir()
-	csrFile := filepath.Join(dir, "c.csr")
-	os.WriteFile(csrFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}), 0o600)
-	subj := filepath.Join(dir, "s.json")
-	os.WriteFile(subj, []byte(`{"organization":"Ministry of Health","organization_identifier":"GOVJO-100200300"}`), 0o600)
+	csrFile, subj := issueInputs(t, dir, esealSubject)
 	if out, code := run(t, nil, "--data", data, "ca", "issue", "--profile", "eseal", "--csr", csrFile, "--subject-json", subj, "--out", filepath.Join(dir, "c.pem")); code != 0 {
 		t.Fatalf("ca issue: exit %d\n%s", code, out)
 	}

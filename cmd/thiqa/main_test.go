@@ -274,3 +274,31 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// Subjects of `thiqa ca issue --subject-json` for the tests.
+const (
+	citizenSubject = `{"national_id":"9861234567","given_name":"Omar","surname":"Khalil","given_name_ar":"عمر","surname_ar":"خليل"}`
+	esealSubject   = `{"organization":"Ministry of Health","organization_identifier":"GOVJO-100200300"}`
+)
+
+// issueInputs writes the inputs of `thiqa ca issue` to dir: a CSR of a
+// fresh P-256 key and the subject JSON. It returns their paths.
+func issueInputs(t *testing.T, dir, subject string) (csrFile, subjectFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrFile, subjectFile = filepath.Join(dir, "c.csr"), filepath.Join(dir, "s.json")
+	if err := os.WriteFile(csrFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(subjectFile, []byte(subject), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return csrFile, subjectFile
+}
