@@ -87,32 +87,18 @@ func runReplicas(t *testing.T, st outboxStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var attempted atomic.Int64
-	var wg sync.WaitGroup
-	for range 3 {
-		svc, err := signing.New(st, noApprover{}, noTrust{}, signing.Options{Clock: func() time.Time { return now }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k, err := svc.DeliverWebhooks(ctx)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if k == 0 {
-					return
-				}
-				attempted.Add(int64(k))
+	attempted := onReplicas(t, st, now, func(svc *signing.Service) (int, error) {
+		total := 0
+		for {
+			k, err := svc.DeliverWebhooks(ctx)
+			if err != nil || k == 0 {
+				return total, err
 			}
-		}()
-	}
-	wg.Wait()
-	if attempted.Load() != n || len(seen) != n {
-		t.Fatalf("%d attempts, %d distinct deliveries received; want %d each", attempted.Load(), len(seen), n)
+			total += k
+		}
+	})
+	if attempted != n || len(seen) != n {
+		t.Fatalf("%d attempts, %d distinct deliveries received; want %d each", attempted, len(seen), n)
 	}
 	for id, k := range seen {
 		if k != 1 {
@@ -130,6 +116,30 @@ func runReplicas(t *testing.T, st outboxStore) {
 		}
 		return nil
 	})
+}
+
+// onReplicas runs work on three signing services over st at once, as
+// three replicas of thiqa serve would, and returns the sum of the counts
+// they report.
+func onReplicas(t *testing.T, st signing.Store, now time.Time, work func(*signing.Service) (int, error)) int64 {
+	t.Helper()
+	var sum atomic.Int64
+	var wg sync.WaitGroup
+	for range 3 {
+		svc, err := signing.New(st, noApprover{}, noTrust{}, signing.Options{Clock: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			k, err := work(svc)
+			if err != nil {
+				t.Error(err)
+			}
+			sum.Add(int64(k))
+		})
+	}
+	wg.Wait()
+	return sum.Load()
 }
 
 // TestRecoverAcrossReplicas: a request left in state signing by a killed
@@ -155,26 +165,9 @@ func TestRecoverAcrossReplicas(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var moved atomic.Int64
-			var wg sync.WaitGroup
-			for range 3 {
-				svc, err := signing.New(st, noApprover{}, noTrust{}, signing.Options{Clock: func() time.Time { return now }})
-				if err != nil {
-					t.Fatal(err)
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					n, err := svc.Recover(ctx)
-					if err != nil {
-						t.Error(err)
-					}
-					moved.Add(int64(n))
-				}()
-			}
-			wg.Wait()
-			if moved.Load() != 1 {
-				t.Fatalf("%d requests moved by three replicas, want 1", moved.Load())
+			moved := onReplicas(t, st, now, func(svc *signing.Service) (int, error) { return svc.Recover(ctx) })
+			if moved != 1 {
+				t.Fatalf("%d requests moved by three replicas, want 1", moved)
 			}
 			st.SigningView(ctx, func(tx store.SigningTx) error {
 				stuck, _ := tx.SignRequest("stuck")
