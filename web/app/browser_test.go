@@ -359,10 +359,7 @@ func TestSuspendFromApp(t *testing.T) {
 	e := newEnv(t)
 	code := e.enrol(t, e.officer(t, "amal"), nid)
 	c := newCitizen(t, e)
-	c.activate(nid, code, "")
-	c.view("activated")
-	c.click("#signin-after")
-	c.view("requests")
+	c.activateAndSignIn(nid, code, "")
 	c.click(`#tabs a[data-tab="lost"]`)
 	c.view("lost")
 	c.click("#suspend")
@@ -387,10 +384,7 @@ func TestNewPhoneThenLostPhone(t *testing.T) {
 	code := e.enrol(t, e.officer(t, "amal"), nid)
 	c := newCitizen(t, e)
 	old := c.auth
-	c.activate(nid, code, "الهاتف القديم")
-	c.view("activated")
-	c.click("#signin-after")
-	c.view("requests")
+	c.activateAndSignIn(nid, code, "الهاتف القديم")
 
 	// The old phone leaves; this browser is now the new phone.
 	if err := browsertest.RemoveAuthenticator(c.ctx, old); err != nil {
@@ -467,10 +461,7 @@ func TestSessionEnds(t *testing.T) {
 	e := newEnv(t)
 	code := e.enrol(t, e.officer(t, "amal"), nid)
 	c := newCitizen(t, e)
-	c.activate(nid, code, "")
-	c.view("activated")
-	c.click("#signin-after")
-	c.view("requests")
+	c.activateAndSignIn(nid, code, "")
 	c.click(`#tabs a[data-tab="devices"]`)
 	c.view("devices")
 

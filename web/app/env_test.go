@@ -351,6 +351,16 @@ func (c *citizen) activate(nid, code, device string) {
 }
 
 // signIn signs in with the passkey from the welcome page.
+// activateAndSignIn activates nid with code on this phone, naming it
+// device, and signs in from the page that confirms it.
+func (c *citizen) activateAndSignIn(nid, code, device string) {
+	c.t.Helper()
+	c.activate(nid, code, device)
+	c.view("activated")
+	c.click("#signin-after")
+	c.view("requests")
+}
+
 func (c *citizen) signIn() {
 	c.t.Helper()
 	c.open("/app/")

@@ -25,10 +25,7 @@ func TestInstallableAndOffline(t *testing.T) {
 	if blank, err := chromedp.Call(c.ctx, page.GetInstallabilityErrors, cdp.Empty{}); err != nil || len(blank.InstallabilityErrors) == 0 {
 		t.Fatalf("about:blank: installability errors %v (%v), want some", blank.InstallabilityErrors, err)
 	}
-	c.activate(nid, code, "")
-	c.view("activated")
-	c.click("#signin-after")
-	c.view("requests")
+	c.activateAndSignIn(nid, code, "")
 	c.waitJS(`!!navigator.serviceWorker.controller`)
 
 	m, err := chromedp.Call(c.ctx, page.GetAppManifest, page.GetAppManifestParams{})
