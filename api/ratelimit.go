@@ -264,3 +264,36 @@ func LimitPages(h http.Handler, lim RateLimiter, limits RateLimits, clock func()
 		h.ServeHTTP(w, r)
 	})
 }
+
+// LimitVerify wraps h so that POST requests to the given paths (the
+// /verify/ page's upload) count against the same per-address budget of
+// validations as POST /api/v1/verify (RateLimits.PerIPVerify), so that the
+// page is no way around the API's limit. Past it they are answered 429
+// with Retry-After before the body is read, and h does not see them.
+func LimitVerify(h http.Handler, lim RateLimiter, limits RateLimits, clock func() time.Time, paths ...string) http.Handler {
+	if clock == nil {
+		clock = time.Now
+	}
+	limits.setDefaults()
+	s := &Server{opts: Options{Limiter: lim, Limits: limits, Clock: clock}}
+	limited := map[string]bool{}
+	for _, p := range paths {
+		limited[p] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !limited[r.URL.Path] {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if err := s.checkLimits(r, s.verifyLimit(r)); err != nil {
+			var rl *rateLimitedError
+			if errors.As(err, &rl) {
+				writeRateLimited(w, rl)
+				return
+			}
+			problem.Write(w, http.StatusInternalServerError, "internal", "rate limit unavailable")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

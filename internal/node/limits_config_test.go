@@ -2,16 +2,21 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/thiqa/thiqa/api"
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/internal/problem"
 	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
@@ -85,4 +90,42 @@ func signRequestOf(nid string, docs ...[]byte) signing.NewRequest {
 		n.Documents = append(n.Documents, signing.NewDocument{Name: "doc" + string(rune('a'+i)) + ".pdf", Content: d})
 	}
 	return n
+}
+
+// TestVerifyPageSharesLimit: uploads to the /verify/ page and calls of
+// POST /api/v1/verify from one address count against one budget, so the
+// page is no way around the API's limit; GET of the page is not counted.
+func TestVerifyPageSharesLimit(t *testing.T) {
+	n, _, err := Open(context.Background(), Options{Dir: filepath.Join(t.TempDir(), "data"), Create: true, CA: ca.DefaultConfig(),
+		RateLimits: &api.RateLimits{PerIPVerify: 2, Window: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	h := n.Handler()
+	post := func(path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", path, strings.NewReader("%PDF-1.7\nnot really\n%%EOF\n"))
+		req.Header.Set("Content-Type", "application/pdf")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := post("/api/v1/verify"); rec.Code != 200 {
+		t.Fatalf("API: %d %s", rec.Code, rec.Body)
+	}
+	if rec := post("/verify/"); rec.Code == 429 {
+		t.Fatalf("page within the budget: %d %s", rec.Code, rec.Body)
+	}
+	for _, path := range []string{"/verify/", "/api/v1/verify"} {
+		rec := post(path)
+		var pd problem.Details
+		if rec.Code != 429 || json.Unmarshal(rec.Body.Bytes(), &pd) != nil || pd.Type != problem.TypeBase+"rate-limited" || rec.Header().Get("Retry-After") == "" {
+			t.Errorf("%s past the budget: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/verify/", nil))
+	if rec.Code != 200 {
+		t.Errorf("GET /verify/: %d", rec.Code)
+	}
 }

@@ -328,6 +328,9 @@ func (n *Node) Handler() http.Handler {
 		// The pages' sign-in forms call the registration authority
 		// directly: count them as the API counts its own.
 		h = api.LimitPages(mux, lim, *n.limits, n.clock, limitedPages...)
+		// The /verify/ page's uploads share the API's budget of
+		// validations per address.
+		h = api.LimitVerify(h, lim, *n.limits, n.clock, "/verify/")
 	}
 	return n.Metrics.Middleware(ocspwire.Mount(ca.OCSPPath, n.CA.OCSP(), h))
 }
