@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/internal/node"
 	"github.com/thiqa/thiqa/oidc"
 )
@@ -60,6 +61,14 @@ thiqa serve is stopped.`,
 			c, secret, err := oidc.Register(cmd.Context(), reg, r, nil, time.Now())
 			if err != nil {
 				return err
+			}
+			// An admin change: who let which portal sign citizens in, with
+			// which redirect URIs and scopes.
+			_, err = nd.Audit.Append(cmd.Context(), audit.Event{Actor: "operator:" + operatorName(), Action: "oidc.client-add",
+				Subject: "oidc-client:" + c.ID, Details: map[string]any{"name_en": c.NameEn, "name_ar": c.NameAr,
+					"redirect_uris": c.RedirectURIs, "scopes": c.Scopes, "auth_method": c.AuthMethod, "sector": c.Sector}})
+			if err != nil {
+				return fmt.Errorf("oidc client %s added, but the audit log did not record it: %w", c.ID, err)
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "oidc client %s added: %s / %s (%s)\n", c.ID, c.NameEn, c.NameAr, c.AuthMethod)

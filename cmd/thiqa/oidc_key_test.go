@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,10 +84,32 @@ func TestAdminOIDCKeyRotate(t *testing.T) {
 		t.Fatalf("audit verify: exit %d\n%s", code, out)
 	}
 	var rotated []string
-	for i := 0; i < 200; i++ {
-		out, code := run(t, nil, "audit", "show", strconv.Itoa(i), "--data", data)
+	for _, r := range auditRecords(t, data, "oidc.key-rotate") {
+		if !strings.HasPrefix(r.Actor, "operator:") {
+			t.Errorf("rotation recorded with actor %q", r.Actor)
+		}
+		rotated = append(rotated, r.Subject)
+	}
+	if !slices.Equal(rotated, []string{"key:oidc-signing-2", "key:oidc-signing-3"}) {
+		t.Errorf("audit records of rotations: %v", rotated)
+	}
+}
+
+// auditEntry is a record of thiqa audit show --details.
+type auditEntry struct {
+	Actor, Subject string
+	Details        json.RawMessage
+}
+
+// auditRecords returns the records of the data directory's audit log
+// whose action is action, with their details, through thiqa audit show.
+func auditRecords(t *testing.T, data, action string) []auditEntry {
+	t.Helper()
+	var out []auditEntry
+	for i := 0; i < 500; i++ {
+		shown, code := run(t, nil, "audit", "show", strconv.Itoa(i), "--details", "--data", data)
 		if code != 0 {
-			break
+			break // past the last record
 		}
 		var rec struct {
 			Record struct {
@@ -94,18 +117,48 @@ func TestAdminOIDCKeyRotate(t *testing.T) {
 				Action  string `json:"action"`
 				Subject string `json:"subject"`
 			} `json:"record"`
+			Details json.RawMessage `json:"details"`
 		}
-		if err := json.Unmarshal([]byte(out), &rec); err != nil {
-			t.Fatalf("audit show %d: %v\n%s", i, err, out)
+		if err := json.Unmarshal([]byte(shown), &rec); err != nil {
+			t.Fatalf("audit show %d: %v\n%s", i, err, shown)
 		}
-		if rec.Record.Action == "oidc.key-rotate" {
-			if !strings.HasPrefix(rec.Record.Actor, "operator:") {
-				t.Errorf("rotation recorded with actor %q", rec.Record.Actor)
-			}
-			rotated = append(rotated, rec.Record.Subject)
+		if rec.Record.Action == action {
+			out = append(out, auditEntry{rec.Record.Actor, rec.Record.Subject, rec.Details})
 		}
 	}
-	if !slices.Equal(rotated, []string{"key:oidc-signing-2", "key:oidc-signing-3"}) {
-		t.Errorf("audit records of rotations: %v", rotated)
+	return out
+}
+
+// TestAdminOIDCClientAddAudited checks that registering a relying party,
+// an admin change that may grant the national_id scope, is recorded in
+// the audit log with what was granted.
+func TestAdminOIDCClientAddAudited(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if out, code := run(t, nil, "init", "--data", data); code != 0 {
+		t.Fatalf("init: %s", out)
+	}
+	out, code := run(t, nil, "admin", "agency", "oidc-client", "add", "--data", data, "--name-ar", "وزارة العدل", "--name-en", "Ministry of Justice",
+		"--redirect-uri", "https://moj.example.jo/callback", "--scope", "national_id")
+	id := regexp.MustCompile(`oidc client (rp-\S+) added`).FindStringSubmatch(out)
+	if code != 0 || id == nil {
+		t.Fatalf("oidc-client add: exit %d\n%s", code, out)
+	}
+	recs := auditRecords(t, data, "oidc.client-add")
+	if len(recs) != 1 || recs[0].Subject != "oidc-client:"+id[1] || !strings.HasPrefix(recs[0].Actor, "operator:") {
+		t.Fatalf("audit records of the registration: %+v", recs)
+	}
+	var d struct {
+		NameEn       string   `json:"name_en"`
+		RedirectURIs []string `json:"redirect_uris"`
+		Scopes       []string `json:"scopes"`
+		AuthMethod   string   `json:"auth_method"`
+	}
+	if err := json.Unmarshal(recs[0].Details, &d); err != nil || d.NameEn != "Ministry of Justice" || !slices.Equal(d.Scopes, []string{"national_id"}) ||
+		!slices.Equal(d.RedirectURIs, []string{"https://moj.example.jo/callback"}) || d.AuthMethod == "" {
+		t.Fatalf("details of the registration: %s (%v)", recs[0].Details, err)
+	}
+	secret := regexp.MustCompile(`client secret \(shown once\): (\S+)`).FindStringSubmatch(out)
+	if secret == nil || strings.Contains(string(recs[0].Details), secret[1]) {
+		t.Errorf("no client secret printed, or the audit details hold it: %s", recs[0].Details)
 	}
 }
