@@ -14,40 +14,10 @@ import (
 
 	"github.com/descope/virtualwebauthn"
 
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signing"
 	"github.com/thiqa/thiqa/store"
 )
-
-// bigPDF returns a valid one-page PDF of about size bytes (a page whose
-// content stream carries comment lines).
-func bigPDF(size int) []byte {
-	var content bytes.Buffer
-	content.WriteString("BT /F1 12 Tf 72 720 Td (Thiqa benchmark document) Tj ET\n")
-	for content.Len() < size {
-		content.WriteString("% padding padding padding padding padding padding padding padding padding\n")
-	}
-	objs := []string{
-		"<</Type /Catalog /Pages 2 0 R>>",
-		"<</Type /Pages /Kids [4 0 R] /Count 1>>",
-		"<</Type /Font /Subtype /Type1 /BaseFont /Helvetica>>",
-		"<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R /Resources <</Font <</F1 3 0 R>>>>>>",
-		fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", content.Len(), content.Bytes()),
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	start := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size %d /Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, start)
-	return b.Bytes()
-}
 
 // benchClient is one citizen of the load: a phone and a session.
 type benchClient struct {
@@ -100,7 +70,7 @@ func BenchmarkApprovals(b *testing.B) {
 	srv := httptest.NewServer(e.srv)
 	defer srv.Close()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	pdf := bigPDF(benchPDFSize)
+	pdf := testenv.OnePagePDF("Thiqa benchmark document", benchPDFSize)
 	// One request body per citizen, made once.
 	bodies := map[string][]byte{}
 	for i := 0; i < clients; i++ {

@@ -184,30 +184,6 @@ func proofing(nid string) url.Values {
 		"doc_expiry": {"2030-01-01"}, "doc_check": {"pass"}, "face_match": {"pass"}}
 }
 
-// makePDF returns a one-page PDF with a little text.
-func makePDF() []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	content := "BT /F1 12 Tf 72 720 Td (Thiqa test document: pay 100 JOD) Tj ET"
-	objs := []string{"<</Type /Catalog /Pages 2 0 R>>", "<</Type /Pages /Kids [4 0 R] /Count 1>>",
-		"<</Type /Font /Subtype /Type1 /BaseFont /Helvetica>>",
-		"<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R /Resources <</Font <</F1 3 0 R>>>>>>",
-		fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(content), content)}
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	start := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	id := "<0123456789ABCDEF0123456789ABCDEF>"
-	fmt.Fprintf(&b, "trailer\n<</Size %d /Root 1 0 R /ID [%s %s]>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, id, id, start)
-	return b.Bytes()
-}
-
 // pkiRevocation hands the signer the PKI's revocation data for B-LT.
 type pkiRevocation struct{ p *testpki.PKI }
 
@@ -223,7 +199,7 @@ func (r pkiRevocation) Revocation(ctx context.Context, cert, issuer *x509.Certif
 // signedPDF signs makePDF at level B-LT with the PKI's signer.
 func signedPDF(t testing.TB, p *testpki.PKI) []byte {
 	t.Helper()
-	in := makePDF()
+	in := testenv.OnePagePDF("Thiqa test document: pay 100 JOD", 0)
 	var out bytes.Buffer
 	o := &signer.Options{Certificate: p.Signer, Chain: p.Chain(), Level: signer.LevelBLT, Time: p.Now,
 		Timestamper: signer.TimestamperFunc(p.Authority.Token), Revocation: pkiRevocation{p}, Reason: "Approval", Location: "Amman"}
@@ -250,11 +226,11 @@ func tamper(t testing.TB, signed []byte) []byte {
 	prev, _ := strconv.Atoi(string(xs[len(xs)-1][1]))
 	size, _ := strconv.Atoi(string(ss[len(ss)-1][1]))
 	out := append([]byte(nil), signed...)
-	content := "BT /F1 12 Tf 72 720 Td (Thiqa test document: pay 900 JOD) Tj ET"
+	content := "BT /F1 12 Tf 72 720 Td (Thiqa test document: pay 900 JOD) Tj ET\n"
 	off := len(out)
-	out = fmt.Appendf(out, "5 0 obj\n<</Length %d>>\nstream\n%s\nendstream\nendobj\n", len(content), content)
+	out = fmt.Appendf(out, "%d 0 obj\n<</Length %d>>\nstream\n%s\nendstream\nendobj\n", testenv.ContentObject, len(content), content)
 	start := len(out)
-	out = fmt.Appendf(out, "xref\n5 1\n%010d 00000 n \ntrailer\n<</Size %d /Root 1 0 R /Prev %d>>\nstartxref\n%d\n%%%%EOF\n", off, size, prev, start)
+	out = fmt.Appendf(out, "xref\n%d 1\n%010d 00000 n \ntrailer\n<</Size %d /Root 1 0 R /Prev %d>>\nstartxref\n%d\n%%%%EOF\n", testenv.ContentObject, off, size, prev, start)
 	return out
 }
 

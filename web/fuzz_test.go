@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/thiqa/thiqa/internal/natid"
+	"github.com/thiqa/thiqa/internal/testenv"
 )
 
 // FuzzProofingForm feeds the enrolment form parser arbitrary encoded
@@ -55,7 +56,7 @@ func FuzzUpload(f *testing.F) {
 	mw := multipart.NewWriter(&buf)
 	mw.SetBoundary("thiqa-boundary")
 	fw, _ := mw.CreateFormFile("file", "a.pdf")
-	fw.Write(makePDF())
+	fw.Write(testenv.OnePagePDF("Thiqa test document: pay 100 JOD", 0))
 	mw.Close()
 	f.Add(buf.Bytes())
 	f.Add([]byte("--thiqa-boundary\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n%PDF-1.7\r\n--thiqa-boundary--\r\n"))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/signing"
 )
 
@@ -74,7 +75,7 @@ func registeredPDF(t testing.TB, e *env) []byte {
 		t.Fatal(err)
 	}
 	req, _, err := e.sign.Create(ctx, signing.Principal{Agency: &k.Agency}, signing.NewRequest{NationalID: "2345678901",
-		PurposeAr: "عقد إيجار", PurposeEn: "Lease", Documents: []signing.NewDocument{{Name: "lease.pdf", Content: makePDF(), Level: "B-T", Visible: true}}})
+		PurposeAr: "عقد إيجار", PurposeEn: "Lease", Documents: []signing.NewDocument{{Name: "lease.pdf", Content: testenv.OnePagePDF("Thiqa test document: pay 100 JOD", 0), Level: "B-T", Visible: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}

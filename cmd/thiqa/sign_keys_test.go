@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/internal/testpki"
 	"github.com/thiqa/thiqa/internal/testtool"
 )
@@ -39,7 +40,7 @@ func TestSignKeyFormats(t *testing.T) {
 	pemFile := func(name, typ string, der []byte) string {
 		return write(name, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
 	}
-	in := write("in.pdf", minimalPDF(t))
+	in := write("in.pdf", testenv.OnePagePDF("Thiqa test document", 0))
 	var chain []byte
 	for _, c := range p.Chain() {
 		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)

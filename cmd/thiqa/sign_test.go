@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,34 +18,10 @@ import (
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/internal/node"
+	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/internal/testpki"
 	"software.sslmate.com/src/go-pkcs12"
 )
-
-// minimalPDF is a one-page PDF with an xref table.
-func minimalPDF(t *testing.T) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	objs := []string{
-		"<</Type /Catalog /Pages 2 0 R>>",
-		"<</Type /Pages /Kids [3 0 R] /Count 1>>",
-		"<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources <<>>>>",
-	}
-	var offs []int
-	for i, o := range objs {
-		offs = append(offs, b.Len())
-		b.WriteString(strings.Join([]string{strconv.Itoa(i + 1), " 0 obj\n", o, "\nendobj\n"}, ""))
-	}
-	start := b.Len()
-	b.WriteString("xref\n0 4\n0000000000 65535 f \n")
-	for _, o := range offs {
-		s := strconv.Itoa(o)
-		b.WriteString(strings.Repeat("0", 10-len(s)) + s + " 00000 n \n")
-	}
-	b.WriteString("trailer\n<</Size 4 /Root 1 0 R>>\nstartxref\n" + strconv.Itoa(start) + "\n%%EOF\n")
-	return b.Bytes()
-}
 
 func TestSignCommand(t *testing.T) {
 	// The command checks OCSP and CRL freshness against the wall clock.
@@ -60,7 +35,7 @@ func TestSignCommand(t *testing.T) {
 		}
 		return path
 	}
-	in := write("in.pdf", minimalPDF(t))
+	in := write("in.pdf", testenv.OnePagePDF("Thiqa test document", 0))
 	der, err := x509.MarshalPKCS8PrivateKey(p.SignerKey)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +124,7 @@ func TestSignCustodyKey(t *testing.T) {
 	n.Close()
 	dir := t.TempDir()
 	in, certPEM := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "seal.pem")
-	if err := os.WriteFile(in, minimalPDF(t), 0o600); err != nil {
+	if err := os.WriteFile(in, testenv.OnePagePDF("Thiqa test document", 0), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {

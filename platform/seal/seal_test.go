@@ -44,34 +44,6 @@ func newEnv(t testing.TB) *env {
 
 var platform = seal.Identity{Name: "platform", Organization: "Thiqa Platform", OrganizationAr: "منصة ثقة", OrgIdentifier: "GOVJO-1000"}
 
-// onePage is a minimal PDF to seal.
-func onePage() []byte {
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	var offs []int
-	for i, o := range objs {
-		offs = append(offs, b.Len())
-		b.WriteString(strings.Join([]string{itoa(i + 1), " 0 obj\n", o, "\nendobj\n"}, ""))
-	}
-	x := b.Len()
-	b.WriteString("xref\n0 4\n0000000000 65535 f\r\n")
-	for _, o := range offs {
-		s := itoa(o)
-		b.WriteString(strings.Repeat("0", 10-len(s)) + s + " 00000 n\r\n")
-	}
-	b.WriteString("trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n" + itoa(x) + "\n%%EOF\n")
-	return b.Bytes()
-}
-
-func itoa(n int) string { return jsonInt(n) }
-
-func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
-
 func TestProvisionOnceAndSeal(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -98,7 +70,7 @@ func TestProvisionOnceAndSeal(t *testing.T) {
 		{"visible bilingual stamp", &seal.Stamp{Page: 1, Rect: [4]float64{300, 60, 560, 160}, Reason: "إيصال دفع · Receipt"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			sealed, err := s1.Seal(ctx, onePage(), seal.Options{Reason: "test", Stamp: tt.stamp})
+			sealed, err := s1.Seal(ctx, testenv.OnePagePDF("Sealed document", 0), seal.Options{Reason: "test", Stamp: tt.stamp})
 			if err != nil {
 				t.Fatal(err)
 			}
