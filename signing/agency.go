@@ -35,6 +35,9 @@ type NewAgency struct {
 	WebhookURL string
 	// CertDER is the agency's e-seal certificate for mutual TLS (optional).
 	CertDER []byte
+	// By names who adds the agency in the audit log (AddAgency only;
+	// default "operator").
+	By string
 }
 
 // AgencyKey is a registered agency and its API key, shown once.
@@ -62,7 +65,20 @@ func (s *Service) AddAgency(ctx context.Context, n NewAgency) (AgencyKey, error)
 	if err != nil {
 		return fail(err)
 	}
+	by := strings.TrimSpace(n.By)
+	if by == "" {
+		by = "operator"
+	}
+	if err := s.auditAgency(ctx, by, "agency.added", k.Agency, addedDetails(k.Agency)); err != nil {
+		return fail(err)
+	}
 	return k, nil
+}
+
+// addedDetails are what an agency.added record says beyond the name and
+// the key's fingerprint: what the agency may do and where it is told.
+func addedDetails(a store.Agency) map[string]any {
+	return map[string]any{"scopes": a.Scopes, "webhook_url": a.WebhookURL, "mtls_cert_sha256": fmt.Sprintf("%x", a.CertSHA256)}
 }
 
 // checkAgency trims and checks an agency's name, scopes and webhook URL.

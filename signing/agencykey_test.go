@@ -3,6 +3,7 @@ package signing_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,10 +50,35 @@ func TestRotateAndDisableAgency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := s.AddAgency(ctx, signing.NewAgency{Name: "Civil Status", Scopes: []string{signing.ScopeVerify}})
+	other, err := s.AddAgency(ctx, signing.NewAgency{Name: "Civil Status", Scopes: []string{signing.ScopeVerify}, By: "operator:cli-root"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each addition is an audit record naming who added what the agency
+	// may do, never its key or webhook secret.
+	if len(log.events) != 2 {
+		t.Fatalf("%d audit records for 2 agencies added", len(log.events))
+	}
+	for i, want := range []struct {
+		actor string
+		k     signing.AgencyKey
+		scope string
+	}{{"operator", old, signing.ScopeSignRequests}, {"operator:cli-root", other, signing.ScopeVerify}} {
+		e := log.events[i]
+		d, _ := e.Details.(map[string]any)
+		if e.Actor != want.actor || e.Action != "agency.added" || e.Subject != "agency:"+want.k.Agency.ID || fmt.Sprint(d["scopes"]) != "["+want.scope+"]" {
+			t.Errorf("agency added, audited as %+v", e)
+		}
+		for _, secret := range []string{want.k.Key, want.k.WebhookSecret} {
+			if strings.Contains(fmtDetails(e.Details)+e.Subject, secret) {
+				t.Errorf("a secret of the agency is in the audit log: %+v", e)
+			}
+		}
+	}
+	if d, _ := log.events[0].Details.(map[string]any); d["mtls_cert_sha256"] == "" {
+		t.Errorf("the certificate of the agency added with one is not named: %v", d)
+	}
+	log.events = nil
 	auth := func(key string) error { _, err := s.AuthenticateAgency(ctx, key); return err }
 
 	// Refused: nothing changes.
@@ -163,6 +189,10 @@ func TestAgencyKeyRotationFourEyes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(log.events) != 1 || log.events[0].Action != "agency.added" {
+		t.Fatalf("agency added, audited as %+v", log.events)
+	}
+	log.events = nil
 	auth := func(key string) error { _, err := s.AuthenticateAgency(ctx, key); return err }
 
 	for _, tc := range []struct {

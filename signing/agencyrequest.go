@@ -209,6 +209,12 @@ func (s *Service) DecideAgency(ctx context.Context, by enrollment.Principal, id 
 			return fail(err)
 		}
 		key.Agency.KeyHash, key.Agency.WebhookSecret = nil, nil
+	} else if key != nil {
+		more := addedDetails(key.Agency)
+		more["requested_by"], more["why"] = r.RequestedBy, r.Why
+		if err := s.auditAgency(ctx, actor, "agency.added", key.Agency, more); err != nil {
+			return fail(err)
+		}
 	}
 	return r, key, nil
 }

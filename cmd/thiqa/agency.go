@@ -53,6 +53,7 @@ certificate. Runs only while thiqa serve is stopped.`,
 				return err
 			}
 			defer nd.Close()
+			n.By = "operator:" + operatorName()
 			k, err := nd.Signing.AddAgency(cmd.Context(), n)
 			if err != nil {
 				return err
