@@ -183,15 +183,18 @@ func (s *Service) issue(ctx context.Context, ok *approved) (*x509.Certificate, e
 		DER:       der,
 		Status:    store.StatusValid,
 	}
+	rec.AuditPending = s.pendingAudit(ctx, rec.IssuedAt, "ca.issue", map[string]string{
+		"issuer": rec.Issuer, "profile": rec.Profile, "subject": rec.Subject,
+		"not_after": rec.NotAfter.Format(time.RFC3339),
+	})
 	if err := s.store.InsertCertificate(ctx, rec); err != nil {
 		return nil, fmt.Errorf("store certificate: %w", err)
 	}
 	s.changed(rec.Serial)
-	err = s.record(ctx, "ca.issue", rec.Serial, map[string]string{
-		"issuer": rec.Issuer, "profile": rec.Profile, "subject": rec.Subject,
-		"not_after": rec.NotAfter.Format(time.RFC3339),
-	})
-	if err != nil {
+	if rec.AuditPending != nil {
+		rec.AuditPending.Serial, rec.AuditPending.Version = rec.Serial, 1 // as the store filled in its copy
+	}
+	if err := s.recordChange(ctx, rec.AuditPending); err != nil {
 		return nil, err
 	}
 	return cert, nil

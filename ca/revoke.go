@@ -111,8 +111,17 @@ func (s *Service) Release(ctx context.Context, serial *big.Int) (store.Certifica
 	})
 }
 
+// statusAction is the audit action of a change to each status.
+var statusAction = map[store.CertStatus]string{store.StatusRevoked: "ca.revoke", store.StatusOnHold: "ca.hold", store.StatusValid: "ca.release"}
+
 func (s *Service) setStatus(ctx context.Context, serial *big.Int, fn func(*store.Certificate) error) (store.Certificate, error) {
-	c, err := s.store.UpdateCertificate(ctx, SerialString(serial), fn)
+	c, err := s.store.UpdateCertificate(ctx, SerialString(serial), func(c *store.Certificate) error {
+		if err := fn(c); err != nil {
+			return err
+		}
+		c.AuditPending = s.pendingAudit(ctx, s.opts.now().UTC(), statusAction[c.Status], map[string]string{"issuer": c.Issuer, "reason": Reason(c.Reason).String()})
+		return nil
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return c, fmt.Errorf("%w: certificate %s", ErrNotFound, SerialString(serial))
 	}
@@ -120,8 +129,7 @@ func (s *Service) setStatus(ctx context.Context, serial *big.Int, fn func(*store
 		return c, err
 	}
 	s.changed(c.Serial)
-	action := map[store.CertStatus]string{store.StatusRevoked: "ca.revoke", store.StatusOnHold: "ca.hold", store.StatusValid: "ca.release"}[c.Status]
-	if err := s.record(ctx, action, c.Serial, map[string]string{"issuer": c.Issuer, "reason": Reason(c.Reason).String()}); err != nil {
+	if err := s.recordChange(ctx, c.AuditPending); err != nil {
 		return c, err
 	}
 	if err := s.RefreshCRL(ctx, c.Issuer); err != nil {

@@ -84,6 +84,9 @@ func (s *Bolt) InsertCertificate(ctx context.Context, c Certificate) error {
 		if err := b.Put([]byte(c.Serial), v); err != nil {
 			return err
 		}
+		if err := putCertAudit(tx, &c); err != nil {
+			return err
+		}
 		if err := recordChange(tx, c.Serial); err != nil {
 			return err
 		}
@@ -183,6 +186,9 @@ func (s *Bolt) UpdateCertificate(ctx context.Context, serial string, fn func(*Ce
 		}
 		c.Version = before.Version + 1
 		if err := putJSON(b, serial, c); err != nil {
+			return err
+		}
+		if err := putCertAudit(tx, &c); err != nil {
 			return err
 		}
 		if err := recordChange(tx, serial); err != nil {

@@ -125,8 +125,20 @@ func (s *Postgres) InsertCertificate(ctx context.Context, c Certificate) error {
 	if c.Status == "" {
 		c.Status = StatusValid
 	}
-	_, err := s.pool.Exec(ctx, "INSERT INTO certificates ("+certColumns+") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,1)",
-		c.Serial, c.Issuer, c.Profile, c.Subject, c.NotBefore, c.NotAfter, c.IssuedAt, c.DER, c.Status, nullTime(c.RevokedAt), c.Reason)
+	const insert = "INSERT INTO certificates (" + certColumns + ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,1)"
+	args := []any{c.Serial, c.Issuer, c.Profile, c.Subject, c.NotBefore, c.NotAfter, c.IssuedAt, c.DER, c.Status, nullTime(c.RevokedAt), c.Reason}
+	var err error
+	if c.AuditPending == nil {
+		_, err = s.pool.Exec(ctx, insert, args...)
+	} else {
+		c.Version = 1
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, insert, args...); err != nil {
+				return err
+			}
+			return insertCertAudit(ctx, tx, &c)
+		})
+	}
 	if isUniqueViolation(err) {
 		return fmt.Errorf("insert certificate %s: %w", c.Serial, ErrDuplicate)
 	}
@@ -190,7 +202,10 @@ func (s *Postgres) UpdateCertificate(ctx context.Context, serial string, fn func
 		_, err = tx.Exec(ctx, `UPDATE certificates SET profile=$2, subject=$3, status=$4, revoked_at=$5, reason=$6, version=$7,
 			change_seq=nextval('certificate_changes') WHERE serial=$1`,
 			serial, c.Profile, c.Subject, c.Status, nullTime(c.RevokedAt), c.Reason, c.Version)
-		return err
+		if err != nil {
+			return err
+		}
+		return insertCertAudit(ctx, tx, &c)
 	})
 	if err != nil {
 		return Certificate{}, fmt.Errorf("update certificate %s: %w", serial, err)

@@ -52,6 +52,10 @@ type Certificate struct {
 	Reason    int       `json:"reason,omitempty"`
 	// Version counts changes of the record, starting at 1.
 	Version int64 `json:"version"`
+	// AuditPending, set on InsertCertificate or by UpdateCertificate's fn,
+	// is kept pending audit in the change's own transaction (see
+	// [CertAudit]); it is not part of the stored certificate.
+	AuditPending *CertAudit `json:"-"`
 }
 
 // Authority is a certificate or service authority created by the key

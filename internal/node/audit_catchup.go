@@ -8,9 +8,13 @@ import (
 
 // CatchUpAudit appends to the audit log the records that a crash between
 // a store commit and its audit append kept from it: those of enrollment
-// events and of signatures, older than grace (0: all, as at start-up).
-// Replicas may run it at once; no record is appended twice.
+// events, of signatures and of certificate issuance, hold, release and
+// revocation, older than grace (0: all, as at start-up). Replicas may run
+// it at once; no record is appended twice.
 func (n *Node) CatchUpAudit(ctx context.Context, grace time.Duration) error {
+	if _, err := n.CA.CatchUpAudit(ctx, grace); err != nil {
+		return fmt.Errorf("audit catch-up: ca: %w", err)
+	}
 	if _, err := n.Enrollment.CatchUpAudit(ctx, grace); err != nil {
 		return fmt.Errorf("audit catch-up: enrollment: %w", err)
 	}
