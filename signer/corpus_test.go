@@ -73,10 +73,38 @@ var pdfcpuVerdicts = map[string]string{
 	"pades-lta-dss-indirect-arrs-test-2.pdf": "DSS dict entry VRI: unsupported",
 }
 
+// pdfcpuInputFaults records inputs on which pdfcpu v0.15.0 refuses our
+// output for a fault of an object of the input, with the message.
+var pdfcpuInputFaults = map[string]string{
+	// pdfcpu does not rebuild the input's wrong xref entry for object 3
+	// and refuses the input ("missing parent node"); on our output, whose
+	// xref is complete, it reaches the input's field 7, a signature field
+	// without a widget (the point of this pyHanko file), and requires a
+	// /Rect of it. pdfsig checks our signature.
+	"minimal-annotless.pdf": "AcroForm Fields[0] obj#7: dict=formFieldDict required entry=Rect missing",
+}
+
 // refused are corpus inputs that qpdf accepts but that must not be signed.
 var refused = map[string]error{
 	// Certified with DocMDP P=1 (TransformParams given indirectly).
 	"certified-with-indirect-refs-in-dir.pdf": ErrDocMDP,
+	// Page trees that cannot be read completely (issue 4, what you see is
+	// what you sign): a loop (qpdf --check fails too, poppler shows 3
+	// pages), and a /Pages root inside a broken object stream (qpdf and
+	// poppler find no page).
+	"circular-page-tree.pdf": ErrDocument,
+	"broken-objstream1.pdf":  ErrDocument,
+	"broken-objstream2.pdf":  ErrDocument,
+	"broken-objstream3.pdf":  ErrDocument,
+	"broken-objstream6.pdf":  ErrDocument,
+}
+
+// signsDespiteWarnings are corpus inputs on which qpdf --check warns but
+// whose page tree reads completely as viewers read it; they must sign
+// (see TestPageTreeOddities).
+var signsDespiteWarnings = map[string]bool{
+	"page-tree-direct-kid.pdf": true, // a page written directly in /Kids
+	"minimal-annotless.pdf":    true, // an xref entry pointing at another object
 }
 
 func TestCorpus(t *testing.T) {
@@ -105,7 +133,7 @@ func TestCorpus(t *testing.T) {
 					return
 				}
 				if err != nil {
-					if clean {
+					if clean || signsDespiteWarnings[name] {
 						t.Fatalf("qpdf accepts the input but Sign failed: %v", err)
 					}
 					t.Logf("not signed (qpdf --check rejects the input too): %v", err)
@@ -154,6 +182,10 @@ func checkLast(t *testing.T, input, path string, level Level, conf string) {
 		// pdfcpu v0.15.0 refuses some inputs outright (see
 		// testdata/README.md); accept that only when it refuses the
 		// unsigned input with the same message.
+		if want, ok := pdfcpuInputFaults[filepath.Base(input)]; ok && strings.Contains(s, want) {
+			t.Logf("pdfcpu refuses an object of the input: %s", lastLine(s))
+			return
+		}
 		in, _, inErr := pdfcpuRun(t, conf, input)
 		if inErr == nil || lastLine(in) != lastLine(s) {
 			t.Errorf("pdfcpu fails on the signed file only: %v\n%s", err, s)

@@ -51,12 +51,13 @@ func damagedPDF(objs []string, off map[int]string, trailer, startxref string) []
 // tree that contains itself, xref entries, /Prev or startxref pointing
 // outside the file, absurd /Size and /Count, a stream whose /Length refers
 // to itself. Nothing panics or hangs. A file without a readable catalog is
-// refused with an error saying why, and nothing is written. Otherwise the
-// reader recovers and an invisible signature is made (one on a broken page
-// tree is not attached to a page, see addField): pdfsig must find it valid
+// refused with an error saying why, and nothing is written; so is a file
+// whose page tree cannot be read completely, even after rebuilding the
+// xref (ErrDocument, see TestPageTreeRefused). Otherwise the reader
+// recovers (a page tree node whose xref offset is wrong is found by
+// scanning) and an invisible signature is made: pdfsig must find it valid
 // over the whole file, and qpdf must report nothing about the output that
-// it does not already report about the input. A visible signature on a
-// broken page tree is refused.
+// it does not already report about the input.
 func TestDamagedInputs(t *testing.T) {
 	p := testpki.New(t, nil)
 	catalog := "<</Type /Catalog /Pages 2 0 R>>"
@@ -80,10 +81,10 @@ func TestDamagedInputs(t *testing.T) {
 		{"reference cycle", damagedPDF([]string{"2 0 R", "1 0 R", page, content}, nil, "", ""), false, "reference chain longer than"},
 		{"catalog not a dictionary", damagedPDF(with(1, "42"), nil, "", ""), false, "catalog 1 0 R is not a dictionary"},
 		{"catalog outside the file", damagedPDF(good, map[int]string{1: "0099999999"}, "", ""), false, "catalog 1 0 R is not a dictionary"},
-		{"visible on a page tree that contains itself", loopTree, true, "loop in the page tree"},
-		{"page tree contains itself", loopTree, false, ""},
+		{"visible on a page tree that contains itself", loopTree, true, "page tree: read pages: pdf: malformed file: loop in the page tree"},
+		{"page tree contains itself", loopTree, false, "page tree: read pages: pdf: malformed file: loop in the page tree"},
 		{"page tree node outside the file", damagedPDF(good, map[int]string{2: "0099999999"}, "", ""), false, ""},
-		{"page not a dictionary", damagedPDF(with(3, "[1 2 3]"), nil, "", ""), false, ""},
+		{"page not a dictionary", damagedPDF(with(3, "[1 2 3]"), nil, "", ""), false, "page tree: read pages: pdf: malformed file: page tree node 3 0 R is not a dictionary"},
 		{"startxref outside the file", damagedPDF(good, nil, "", "99999999"), false, ""},
 		{"startxref negative", damagedPDF(good, nil, "", "-12"), false, ""},
 		{"Prev outside the file", damagedPDF(good, nil, " /Prev 88888888", ""), false, ""},

@@ -34,6 +34,14 @@
 // the update; if any of its objects is unreadable (a truncated file) it is
 // refused with [ErrDamaged]. Encrypted files are refused.
 //
+// What the citizen approves must be what every viewer shows: a document
+// whose page tree cannot be read completely (a loop, no /Pages, an
+// unreadable node or page, no page) is refused with [ErrDocument]. A file
+// whose page tree reads only once its xref is rebuilt by scanning (an
+// xref entry pointing at another object) is signed from the rebuilt xref,
+// as viewers read it; a page written directly in /Kids is read, but
+// cannot carry a visible signature.
+//
 // # Services
 //
 // Time-stamps come from a [Timestamper] ([HTTPTimestamper] for RFC 3161

@@ -17,6 +17,12 @@ var (
 	// ErrDamaged means the input's xref had to be rebuilt and some of its
 	// objects are unreadable (for example a truncated file).
 	ErrDamaged = errors.New("signer: damaged input")
+	// ErrDocument means the document cannot be signed as its viewers
+	// would show it: its page tree cannot be read completely (a loop, no
+	// /Pages, an unreadable node or page, no page at all), so a citizen
+	// could approve one rendering while a viewer shows another or nothing.
+	// The error names the cause after "page tree: ".
+	ErrDocument = errors.New("signer: document refused")
 	// ErrSignature means the signature value given to Complete does not
 	// verify with the signer certificate's public key.
 	ErrSignature = errors.New("signer: signature value does not verify")

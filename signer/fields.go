@@ -131,8 +131,8 @@ func addField(u *update, rd *pdf.Reader, st *docState, sigRef pdf.Ref, w widgetS
 	if errors.Is(err, pdf.ErrNotFound) {
 		return nil, fmt.Errorf("%w: no page %d", ErrOptions, w.page+1)
 	}
-	if err != nil && w.rect != ([4]float64{}) {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("%w: page tree: %w", ErrDocument, err)
 	}
 	widget := pdf.Dict{
 		"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Widget"), "FT": pdf.Name("Sig"),
@@ -149,13 +149,8 @@ func addField(u *update, rd *pdf.Reader, st *docState, sigRef pdf.Ref, w widgetS
 	}
 	widget["AP"] = pdf.Dict{"N": w.ap}
 	wref := u.add(widget)
-	// An invisible signature on a document whose page tree is broken (a
-	// loop, a direct kid, an unreadable node) is not attached to a page:
-	// the field in /AcroForm is what validators read.
-	if err == nil {
-		if err := attachWidget(u, rd, page, widget, wref); err != nil {
-			return nil, err
-		}
+	if err := attachWidget(u, rd, page, widget, wref); err != nil {
+		return nil, err
 	}
 	cat := st.catalog.Clone()
 	af := st.acroForm.Clone()
@@ -257,6 +252,11 @@ func fillField(u *update, rd *pdf.Reader, st *docState, fi fieldInfo, sigRef pdf
 // attachWidget adds the widget to the page's /Annots, extending the array
 // object when /Annots is indirect.
 func attachWidget(u *update, rd *pdf.Reader, page pdf.Page, widget pdf.Dict, wref pdf.Ref) error {
+	if page.Ref == (pdf.Ref{}) {
+		// A page written directly in its parent's /Kids cannot be
+		// changed by an incremental update of that page alone.
+		return fmt.Errorf("%w: the page is a direct object of the page tree; choose another page", ErrOptions)
+	}
 	widget["P"] = page.Ref
 	pd := page.Dict.Clone()
 	if ar, ok := pd["Annots"].(pdf.Ref); ok {

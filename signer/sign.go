@@ -334,14 +334,9 @@ type revisionSpec struct {
 // the signed ranges.
 func appendRevision(ctx context.Context, base io.ReaderAt, size int64, tail []byte, spec revisionSpec) ([]byte, int, int, []byte, error) {
 	m := &multiReaderAt{base: base, baseSize: size, tail: tail}
-	rd, err := pdf.Open(m, m.size(), nil)
+	rd, err := openDocument(m, m.size(), !spec.docTS)
 	if err != nil {
-		return nil, 0, 0, nil, fmt.Errorf("read pdf: %w", err)
-	}
-	if rd.Recovered() {
-		if err := checkObjects(rd); err != nil {
-			return nil, 0, 0, nil, err
-		}
+		return nil, 0, 0, nil, err
 	}
 	st, err := inspect(rd)
 	if err != nil {

@@ -239,7 +239,9 @@ func (rd *Reader) StreamReader(s *Stream) io.Reader {
 
 // StreamData returns the decoded data of s (FlateDecode, with PNG
 // predictors, or no filter), at most MaxDecodedSize bytes.
-func (rd *Reader) StreamData(s *Stream) ([]byte, error) { return rd.decodeStream(s, 0) }
+func (rd *Reader) StreamData(s *Stream) ([]byte, error) {
+	return rd.decodeStream(s, 0, rd.lim.MaxDecodedSize)
+}
 
 // RawStreamData returns the encoded data of s, at most MaxDecodedSize bytes.
 func (rd *Reader) RawStreamData(s *Stream) ([]byte, error) {
@@ -249,7 +251,9 @@ func (rd *Reader) RawStreamData(s *Stream) ([]byte, error) {
 	return io.ReadAll(rd.StreamReader(s))
 }
 
-func (rd *Reader) decodeStream(s *Stream, depth int) ([]byte, error) {
+// decodeStream decodes s, refusing with ErrLimit a result over limit bytes
+// before holding more than limit+1 of them.
+func (rd *Reader) decodeStream(s *Stream, depth, limit int) ([]byte, error) {
 	filters, parms, err := rd.filters(s.Dict, depth)
 	if err != nil {
 		return nil, err
@@ -266,12 +270,12 @@ func (rd *Reader) decodeStream(s *Stream, depth int) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: flate: %v", ErrMalformed, err)
 			}
-			out, err := io.ReadAll(io.LimitReader(zr, int64(rd.lim.MaxDecodedSize)+1))
+			out, err := readAtMost(zr, limit)
+			if errors.Is(err, ErrLimit) {
+				return nil, err
+			}
 			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, fmt.Errorf("%w: flate: %v", ErrMalformed, err)
-			}
-			if len(out) > rd.lim.MaxDecodedSize {
-				return nil, fmt.Errorf("%w: decoded stream over %d bytes", ErrLimit, rd.lim.MaxDecodedSize)
 			}
 			data, err = unpredict(out, parms[i])
 			if err != nil {
@@ -282,6 +286,47 @@ func (rd *Reader) decodeStream(s *Stream, depth int) ([]byte, error) {
 		}
 	}
 	return data, nil
+}
+
+// readAtMost reads r to its end, refusing with ErrLimit input over limit
+// bytes once it has read limit+1 of them. It reads into chunks and copies
+// them once, so it allocates about twice what it returns, and about limit
+// bytes when it refuses (io.ReadAll's growth by append allocates up to
+// five times). With the data read so far it returns the reader's error,
+// io.EOF excepted.
+func readAtMost(r io.Reader, limit int) ([]byte, error) {
+	var chunks [][]byte
+	total, size := 0, 4096
+	var rerr error
+	for rerr == nil {
+		if size > limit+1-total {
+			size = limit + 1 - total
+		}
+		buf := make([]byte, size)
+		n, err := io.ReadFull(r, buf)
+		chunks, total = append(chunks, buf[:n]), total+n
+		switch {
+		case total > limit:
+			return nil, fmt.Errorf("%w: decoded stream over %d bytes", ErrLimit, limit)
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			// io.ReadFull reports a short last chunk as ErrUnexpectedEOF;
+			// a truncated flate stream yields what it decoded, as before.
+			rerr = io.EOF
+		case err != nil:
+			rerr = err
+		}
+		if size < 1<<20 {
+			size *= 2
+		}
+	}
+	out := make([]byte, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	if rerr == io.EOF {
+		rerr = nil
+	}
+	return out, rerr
 }
 
 func (rd *Reader) filters(d Dict, depth int) ([]Name, []Dict, error) {
@@ -449,9 +494,9 @@ func (rd *Reader) loadObjStream(num uint32, depth int) (*objStream, error) {
 }
 
 func (rd *Reader) parseObjStream(s *Stream, depth int) (*objStream, error) {
-	data, err := rd.decodeStream(s, depth)
+	data, err := rd.decodeStream(s, depth, rd.lim.MaxIndexSize)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("object stream: %w", err)
 	}
 	n, _ := AsInt(s.Dict["N"])
 	first, _ := AsInt(s.Dict["First"])

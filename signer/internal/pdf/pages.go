@@ -4,12 +4,14 @@ import "fmt"
 
 // Page is a leaf of the page tree.
 type Page struct {
-	Ref  Ref
+	Ref  Ref // zero when the page is a direct object in its parent's /Kids
 	Dict Dict
 }
 
 // Pages returns the leaves of the page tree in order. It detects loops in
-// /Kids and stops at MaxPages.
+// /Kids and stops at MaxPages. A kid written as a direct dictionary is
+// read (qpdf and poppler accept it); any node that cannot be read is an
+// error.
 func (rd *Reader) Pages() ([]Page, error) {
 	cat, err := rd.Catalog()
 	if err != nil {
@@ -21,21 +23,25 @@ func (rd *Reader) Pages() ([]Page, error) {
 	}
 	var out []Page
 	seen := map[Ref]bool{}
-	var walk func(r Ref, depth int) error
-	walk = func(r Ref, depth int) error {
-		if seen[r] {
-			return fmt.Errorf("%w: loop in the page tree at %v", ErrMalformed, r)
-		}
+	// walk visits the node r, or, when r is zero, the direct dictionary d
+	// (a kid written directly in /Kids, which viewers accept).
+	var walk func(r Ref, d Dict, depth int) error
+	walk = func(r Ref, d Dict, depth int) error {
 		if depth > 64 {
 			return fmt.Errorf("%w: page tree deeper than 64", ErrLimit)
 		}
-		seen[r] = true
-		d, err := rd.GetDict(r)
-		if err != nil {
-			return err
-		}
-		if d == nil {
-			return fmt.Errorf("%w: page tree node %v is not a dictionary", ErrMalformed, r)
+		if r != (Ref{}) {
+			if seen[r] {
+				return fmt.Errorf("%w: loop in the page tree at %v", ErrMalformed, r)
+			}
+			seen[r] = true
+			var err error
+			if d, err = rd.GetDict(r); err != nil {
+				return err
+			}
+			if d == nil {
+				return fmt.Errorf("%w: page tree node %v is not a dictionary", ErrMalformed, r)
+			}
 		}
 		kids, hasKids := d["Kids"]
 		if d["Type"] == Name("Page") || (!hasKids && d["Type"] != Name("Pages")) {
@@ -50,17 +56,22 @@ func (rd *Reader) Pages() ([]Page, error) {
 			return err
 		}
 		for _, k := range ka {
-			kr, ok := k.(Ref)
-			if !ok {
-				return fmt.Errorf("%w: page tree kid is not a reference", ErrMalformed)
+			var err error
+			switch k := k.(type) {
+			case Ref:
+				err = walk(k, nil, depth+1)
+			case Dict:
+				err = walk(Ref{}, k, depth+1)
+			default:
+				err = fmt.Errorf("%w: page tree kid is neither a reference nor a dictionary", ErrMalformed)
 			}
-			if err := walk(kr, depth+1); err != nil {
+			if err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := walk(root, 0); err != nil {
+	if err := walk(root, nil, 0); err != nil {
 		return nil, fmt.Errorf("read pages: %w", err)
 	}
 	return out, nil

@@ -13,7 +13,8 @@ import (
 type Limits struct {
 	MaxObjects     int   // xref entries; default 4,000,000
 	MaxObjectSize  int   // bytes of one object's syntax (not stream data); default 16 MiB
-	MaxDecodedSize int   // bytes of one decoded xref or object stream; default 64 MiB
+	MaxDecodedSize int   // bytes of one decoded stream read with StreamData; default 64 MiB
+	MaxIndexSize   int   // bytes of one decoded xref stream or object stream; default 8 MiB
 	MaxXrefChain   int   // xref sections followed through /Prev; default 4096
 	MaxDepth       int   // indirect references followed to reach one object; default 32
 	MaxPages       int   // leaves of the page tree; default 1,000,000
@@ -29,6 +30,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDecodedSize <= 0 {
 		l.MaxDecodedSize = 64 << 20
+	}
+	if l.MaxIndexSize <= 0 {
+		l.MaxIndexSize = 8 << 20
 	}
 	if l.MaxXrefChain <= 0 {
 		l.MaxXrefChain = 4096
@@ -48,6 +52,10 @@ type Options struct {
 	// NoRecover makes Open fail instead of rebuilding a broken xref by
 	// scanning the file for "N G obj".
 	NoRecover bool
+	// Rebuild makes Open rebuild the xref by scanning even when the
+	// file's cross-reference sections read, for a file whose xref entries
+	// point at the wrong objects (viewers rebuild such files too).
+	Rebuild bool
 	// Cache, when set, keeps the objects this reader parses from the
 	// file and serves them again, to this reader and to every reader
 	// given the same Cache. Share one only between readers of the same
@@ -113,7 +121,12 @@ func Open(r io.ReaderAt, size int64, opts *Options) (*Reader, error) {
 	if err := rd.readHeader(); err != nil {
 		return nil, err
 	}
-	err := rd.readXref()
+	var err error
+	if o.Rebuild {
+		err = fmt.Errorf("%w: xref rebuild asked for", ErrMalformed)
+	} else {
+		err = rd.readXref()
+	}
 	if err != nil {
 		if o.NoRecover || errors.Is(err, ErrEncrypted) || errors.Is(err, ErrLimit) {
 			return nil, err

@@ -176,9 +176,9 @@ func (rd *Reader) readXrefStream(off int64, asTrailer bool) (Dict, error) {
 	if !ok || s.Dict["Type"] != Name("XRef") {
 		return nil, fmt.Errorf("%w: no xref stream at %d", ErrMalformed, off)
 	}
-	data, err := rd.decodeStream(s, 0)
+	data, err := rd.decodeStream(s, 0, rd.lim.MaxIndexSize)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("xref stream: %w", err)
 	}
 	wa, _ := s.Dict["W"].(Array)
 	if len(wa) != 3 {
