@@ -134,6 +134,9 @@ func (s *Bolt) UpdateInvoice(ctx context.Context, id, event string, fn func(*Inv
 		if err := applyInvoiceUpdate(&inv, fn); err != nil {
 			return err
 		}
+		if err := putPendingAudit(tx, inv.AuditPending); err != nil {
+			return err
+		}
 		return putJSON(tx.Bucket(bucketInvoices), id, inv)
 	})
 	if err != nil {

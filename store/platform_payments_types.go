@@ -31,6 +31,9 @@ type Invoice struct {
 	Created      time.Time `json:"created"`
 	Paid         time.Time `json:"paid,omitzero"`
 	Version      int64     `json:"version"`
+	// AuditPending, set by UpdateInvoice's fn, is kept pending audit in
+	// the update's own transaction; it is not part of the stored invoice.
+	AuditPending *PendingAudit `json:"-"`
 }
 
 // Refund is money given back on a paid invoice.

@@ -101,8 +101,10 @@ func (s *Postgres) UpdateInvoice(ctx context.Context, id, event string, fn func(
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "UPDATE pay_invoices SET doc = $2 WHERE id = $1", id, doc)
-		return err
+		if _, err = tx.Exec(ctx, "UPDATE pay_invoices SET doc = $2 WHERE id = $1", id, doc); err != nil {
+			return err
+		}
+		return insertPendingAudit(ctx, tx, inv.AuditPending)
 	})
 	if err != nil {
 		return inv, fmt.Errorf("update invoice %s: %w", id, err)

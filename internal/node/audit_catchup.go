@@ -4,14 +4,22 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/thiqa/thiqa/audit"
 )
 
 // CatchUpAudit appends to the audit log the records that a crash between
 // a store commit and its audit append kept from it: those of enrollment
-// events, of signatures and of certificate issuance, hold, release and
-// revocation, older than grace (0: all, as at start-up). Replicas may run
-// it at once; no record is appended twice.
+// events, of signatures, of certificate issuance, hold, release and
+// revocation, and the records the platform modules keep pending with their
+// changes (payments, refunds), older than grace (0: all, as at start-up).
+// Replicas may run it at once; no record is appended twice.
 func (n *Node) CatchUpAudit(ctx context.Context, grace time.Duration) error {
+	if ps, ok := n.Store.(audit.PendingStore); ok {
+		if _, err := n.Audit.CatchUp(ctx, ps, grace); err != nil {
+			return fmt.Errorf("audit catch-up: platform: %w", err)
+		}
+	}
 	if _, err := n.CA.CatchUpAudit(ctx, grace); err != nil {
 		return fmt.Errorf("audit catch-up: ca: %w", err)
 	}

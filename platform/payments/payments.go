@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -133,6 +134,30 @@ func (s *Service) audit(ctx context.Context, e audit.Event) error {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
 	}
 	return nil
+}
+
+// pendingAudit returns the audit record of a change keyed event, to be
+// kept pending audit in the change's transaction (nil without an audit
+// log); the change's own append after the commit is
+// audit.PendingEvent of it, and a crash in between is caught up by the
+// node (audit.Log.CatchUp).
+func (s *Service) pendingAudit(event, actor, action, subject string, details map[string]any) (*store.PendingAudit, error) {
+	if s.opts.Audit == nil {
+		return nil, nil
+	}
+	d, err := json.Marshal(details)
+	if err != nil {
+		return nil, fmt.Errorf("audit %s: %w", action, err)
+	}
+	return &store.PendingAudit{Source: "payments.event:" + event, At: s.opts.Clock().UTC(), Actor: actor, Action: action, Subject: subject, Details: d}, nil
+}
+
+// auditPending appends the record kept pending with a stored change.
+func (s *Service) auditPending(ctx context.Context, p *store.PendingAudit) error {
+	if p == nil {
+		return nil
+	}
+	return s.audit(ctx, audit.PendingEvent(*p))
 }
 
 // Service runs invoices and payments. Safe for concurrent use.
@@ -315,7 +340,10 @@ func (s *Service) HandleCallback(ctx context.Context, h http.Header, body []byte
 			return fmt.Errorf("%w: the invoice is already %s (transaction %s)", ErrState, inv.State, inv.GatewayTxn)
 		}
 		inv.State, inv.GatewayTxn, inv.Paid = store.InvoicePaid, ev.TxnID, s.opts.Clock().UTC()
-		return nil
+		var err error
+		inv.AuditPending, err = s.pendingAudit("pay:"+ev.TxnID, "gateway:"+s.gw.Name(), "payment.paid", inv.ID,
+			map[string]any{"transaction": ev.TxnID, "amount_fils": inv.AmountFils, "currency": inv.Currency, "reference": inv.Reference})
+		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
@@ -329,8 +357,7 @@ func (s *Service) HandleCallback(ctx context.Context, h http.Header, body []byte
 		return Invoice{}, fmt.Errorf("payment callback: %w", err)
 	}
 	log.Info("invoice paid", "amount_fils", inv.AmountFils)
-	if err := s.audit(ctx, audit.Event{Actor: "gateway:" + s.gw.Name(), Action: "payment.paid", Subject: inv.ID,
-		Details: map[string]any{"transaction": ev.TxnID, "amount_fils": inv.AmountFils, "currency": inv.Currency, "reference": inv.Reference}}); err != nil {
+	if err := s.auditPending(ctx, inv.AuditPending); err != nil {
 		return inv, err
 	}
 	s.mu.Lock()
@@ -385,7 +412,10 @@ func (s *Service) Refund(ctx context.Context, id string, amountFils int64, reaso
 		if inv.RefundedFils == inv.AmountFils {
 			inv.State = store.InvoiceRefunded
 		}
-		return nil
+		var err error
+		inv.AuditPending, err = s.pendingAudit("refund:"+refundID, by, "payment.refund", id,
+			map[string]any{"refund": refundID, "amount_fils": amountFils, "reason": reason})
+		return err
 	})
 	if errors.Is(err, store.ErrDuplicate) {
 		return inv, nil
@@ -394,8 +424,7 @@ func (s *Service) Refund(ctx context.Context, id string, amountFils int64, reaso
 		return fail(err)
 	}
 	s.opts.Logger.Info("invoice refunded", "invoice", id, "refund", refundID, "amount_fils", amountFils, "by", by)
-	if err := s.audit(ctx, audit.Event{Actor: by, Action: "payment.refund", Subject: id,
-		Details: map[string]any{"refund": refundID, "amount_fils": amountFils, "reason": reason}}); err != nil {
+	if err := s.auditPending(ctx, inv.AuditPending); err != nil {
 		return inv, err
 	}
 	return inv, nil
