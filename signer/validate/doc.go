@@ -17,7 +17,11 @@
 // the OCSP responses and CRLs of the CMS, Adobe's revocation attribute,
 // the DSS and VRI, or online when [Options.Online] is set. It reports the
 // PAdES level the signature reaches (B-B, B-T, B-LT, B-LTA, or the legacy
-// SubFilter).
+// SubFilter). A signature over a revision whose page tree cannot be read
+// completely (a loop, no /Pages, an unreadable node or page, no page; even
+// after rebuilding the xref as viewers do) gets a finding saying so:
+// viewers may show what was signed differently or not at all (Thiqa's
+// signer refuses such documents).
 //
 // # Modification analysis
 //

@@ -136,6 +136,7 @@ func (d *doc) run() {
 		return
 	}
 	d.readDSS()
+	d.checkPageTrees()
 	for _, s := range d.sigs {
 		if err := d.ctx.Err(); err != nil {
 			s.setVerdict(Indeterminate, Generic, "validation stopped: "+err.Error())
