@@ -156,3 +156,11 @@ func (s *Postgres) ClearPendingAudits(ctx context.Context, records []PendingAudi
 	}
 	return nil
 }
+
+// PutPendingAudit implements [RequestsTx].
+func (t *boltRequestsTx) PutPendingAudit(p PendingAudit) error { return putPendingAudit(t.tx, &p) }
+
+// PutPendingAudit implements [RequestsTx].
+func (t *pgRequestsTx) PutPendingAudit(p PendingAudit) error {
+	return insertPendingAudit(t.ctx, t.tx, &p)
+}

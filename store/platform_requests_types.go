@@ -80,4 +80,7 @@ type RequestsTx interface {
 	// key is taken); RequestBlob returns them.
 	PutRequestBlob(key string, b []byte) error
 	RequestBlob(key string) ([]byte, error)
+	// PutPendingAudit keeps the audit record of a change made in this
+	// transaction pending until a catch-up has checked it ([PendingAudit]).
+	PutPendingAudit(p PendingAudit) error
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -110,18 +111,26 @@ func (s *Service) Open(ctx context.Context, by Principal, code string) (View, er
 			return fail(err)
 		}
 	}
+	var (
+		stored  store.ServiceRequest
+		pending *store.PendingAudit
+	)
 	err = s.d.Store.RequestsUpdate(ctx, func(tx store.RequestsTx) error {
 		if err := tx.PutRequestBlob(r.FormBlob, form); err != nil && !errors.Is(err, store.ErrDuplicate) {
 			return err
 		}
 		var err error
-		r, err = tx.PutServiceRequest(r)
+		if stored, err = tx.PutServiceRequest(r); err != nil {
+			return err
+		}
+		pending, err = s.keepAudit(tx, by, stored, stored.Transitions[0])
 		return err
 	})
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.recorded(ctx, by, r, r.Transitions[0]); err != nil {
+	r = stored
+	if err := s.recorded(ctx, pending, r, r.Transitions[0]); err != nil {
 		return fail(err)
 	}
 	return view(r), nil
@@ -231,6 +240,7 @@ func (s *Service) move(ctx context.Context, by Principal, id string, from []stri
 	check func(*store.ServiceRequest) error, blobs map[string][]byte) (store.ServiceRequest, error) {
 	var out store.ServiceRequest
 	var tr store.RequestTransition
+	var pending *store.PendingAudit
 	err := s.d.Store.RequestsUpdate(ctx, func(tx store.RequestsTx) error {
 		r, err := tx.ServiceRequest(id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -263,26 +273,48 @@ func (s *Service) move(ctx context.Context, by Principal, id string, from []stri
 		tr = store.RequestTransition{At: now, By: actor(by), From: r.State, To: to, Reason: reason}
 		r.Transitions = append(r.Transitions, tr)
 		r.State, r.Updated = to, now
-		out, err = tx.PutServiceRequest(r)
+		if out, err = tx.PutServiceRequest(r); err != nil {
+			return err
+		}
+		pending, err = s.keepAudit(tx, by, out, tr)
 		return err
 	})
 	if err != nil {
 		return out, err
 	}
-	return out, s.recorded(ctx, by, out, tr)
+	return out, s.recorded(ctx, pending, out, tr)
 }
 
-// recorded audits a transition and sends it to the agency's webhook.
-func (s *Service) recorded(ctx context.Context, by Principal, r store.ServiceRequest, tr store.RequestTransition) error {
-	if s.d.Audit != nil {
-		ev := audit.Event{Actor: actor(by), Action: "service-request." + tr.To, Subject: "service-request:" + r.ID,
-			Details: struct {
-				store.RequestTransition
-				Service string `json:"service"`
-				Agency  string `json:"agency"`
-				IP      string `json:"ip,omitempty"`
-			}{tr, r.Service, r.Agency, by.IP}}
-		if _, err := s.d.Audit.Append(ctx, ev); err != nil {
+// keepAudit keeps the audit record of transition tr of r (as just
+// stored in tx) pending audit in tx and returns it; nil without an audit
+// log. Its source names the request's version, so a crash before the
+// append after the commit is caught up once (audit.Log.CatchUp).
+func (s *Service) keepAudit(tx store.RequestsTx, by Principal, r store.ServiceRequest, tr store.RequestTransition) (*store.PendingAudit, error) {
+	if s.d.Audit == nil {
+		return nil, nil
+	}
+	details, err := json.Marshal(struct {
+		store.RequestTransition
+		Service string `json:"service"`
+		Agency  string `json:"agency"`
+		IP      string `json:"ip,omitempty"`
+	}{tr, r.Service, r.Agency, by.IP})
+	if err != nil {
+		return nil, fmt.Errorf("audit transition to %s: %w", tr.To, err)
+	}
+	p := store.PendingAudit{Source: fmt.Sprintf("requests.transition:%s/%d", r.ID, r.Version), At: tr.At,
+		Actor: actor(by), Action: "service-request." + tr.To, Subject: "service-request:" + r.ID, Details: details}
+	if err := tx.PutPendingAudit(p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// recorded audits a stored transition (pending: its record, nil without
+// an audit log) and sends it to the agency's webhook.
+func (s *Service) recorded(ctx context.Context, pending *store.PendingAudit, r store.ServiceRequest, tr store.RequestTransition) error {
+	if pending != nil {
+		if _, err := s.d.Audit.Append(ctx, audit.PendingEvent(*pending)); err != nil {
 			return fmt.Errorf("audit transition to %s: %w", tr.To, err)
 		}
 	}
