@@ -97,3 +97,20 @@ func TestDecompressionBomb(t *testing.T) {
 		})
 	}
 }
+
+// TestUnfilteredIndexStreamLimit checks that an xref stream stored
+// without a filter is held to the same bound as a compressed one.
+func TestUnfilteredIndexStreamLimit(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n")
+	x := b.Len()
+	rows := make([]byte, 7*((8<<20)/7+1)) // just over 8 MiB of free entries
+	fmt.Fprintf(&b, "3 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n", len(rows)/7, len(rows))
+	b.Write(rows)
+	fmt.Fprintf(&b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", x)
+	_, err := Open(bytes.NewReader(b.Bytes()), int64(b.Len()), nil)
+	if !errors.Is(err, ErrLimit) {
+		t.Fatalf("Open = %v, want ErrLimit", err)
+	}
+	t.Log(err)
+}

@@ -245,7 +245,11 @@ func (rd *Reader) StreamData(s *Stream) ([]byte, error) {
 
 // RawStreamData returns the encoded data of s, at most MaxDecodedSize bytes.
 func (rd *Reader) RawStreamData(s *Stream) ([]byte, error) {
-	if s.Length > int64(rd.lim.MaxDecodedSize) {
+	return rd.rawStreamData(s, rd.lim.MaxDecodedSize)
+}
+
+func (rd *Reader) rawStreamData(s *Stream, limit int) ([]byte, error) {
+	if s.Length > int64(limit) {
 		return nil, fmt.Errorf("%w: stream of %d bytes", ErrLimit, s.Length)
 	}
 	return io.ReadAll(rd.StreamReader(s))
@@ -258,7 +262,7 @@ func (rd *Reader) decodeStream(s *Stream, depth, limit int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := rd.RawStreamData(s)
+	raw, err := rd.rawStreamData(s, limit)
 	if err != nil {
 		return nil, err
 	}
