@@ -258,7 +258,7 @@ func (rd *Reader) readAt(off int64, n int) ([]byte, error) {
 // parseAt runs f on a window of the file at off, growing the window while f
 // runs off its end, up to MaxObjectSize.
 func (rd *Reader) parseAt(off int64, f func(p *parser) error) error {
-	n := 4096
+	n := 1024
 	for {
 		buf, err := rd.readAt(off, n)
 		if err != nil {
