@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/store"
 )
 
@@ -61,15 +62,23 @@ func (s *Service) AddAgency(ctx context.Context, n NewAgency) (AgencyKey, error)
 	if err != nil {
 		return fail(err)
 	}
-	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error { return insertAgency(tx, k.Agency) })
-	if err != nil {
-		return fail(err)
-	}
 	by := strings.TrimSpace(n.By)
 	if by == "" {
 		by = "operator"
 	}
-	if err := s.auditAgency(ctx, by, "agency.added", k.Agency, addedDetails(k.Agency)); err != nil {
+	var kept *audit.Event
+	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+		if err := insertAgency(tx, k.Agency); err != nil {
+			return err
+		}
+		var err error
+		kept, err = s.keepAudit(tx, agencySource, agencyEvent(by, "agency.added", k.Agency, addedDetails(k.Agency)))
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if err := s.appendKept(ctx, kept); err != nil {
 		return fail(err)
 	}
 	return k, nil

@@ -2,6 +2,7 @@ package signing
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,18 +35,22 @@ func (s *Service) RotateAgencyKey(ctx context.Context, agency, by string) (Agenc
 		return fail(fmt.Errorf("%w: who asks is required", ErrInvalid))
 	}
 	var k AgencyKey
+	var kept *audit.Event
 	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
 		a, err := findAgency(tx, agency)
 		if err != nil {
 			return err
 		}
-		k, err = s.rotateKey(tx, a.ID)
+		if k, err = s.rotateKey(tx, a.ID); err != nil {
+			return err
+		}
+		kept, err = s.keepAudit(tx, agencySource, agencyEvent(by, "agency.key-rotated", k.Agency, nil))
 		return err
 	})
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.auditAgency(ctx, by, "agency.key-rotated", k.Agency, nil); err != nil {
+	if err := s.appendKept(ctx, kept); err != nil {
 		return fail(err)
 	}
 	k.Agency.KeyHash, k.Agency.WebhookSecret = nil, nil
@@ -105,42 +110,84 @@ func (s *Service) SetAgencyDisabled(ctx context.Context, agency string, disabled
 // audits the change.
 func (s *Service) setDisabled(ctx context.Context, find func(store.SigningTx) (store.Agency, error), disabled bool, by string, details map[string]any) (store.Agency, error) {
 	fail := func(err error) (store.Agency, error) { return store.Agency{}, fmt.Errorf("disable agency: %w", err) }
+	action := "agency.enabled"
+	if disabled {
+		action = "agency.disabled"
+	}
 	var a store.Agency
+	var kept *audit.Event
 	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) (err error) {
 		if a, err = find(tx); err != nil {
 			return err
 		}
 		a.Disabled = disabled
-		return tx.PutAgency(a)
+		if err := tx.PutAgency(a); err != nil {
+			return err
+		}
+		kept, err = s.keepAudit(tx, agencySource, agencyEvent(by, action, a, details))
+		return err
 	})
 	if err != nil {
 		return fail(err)
 	}
-	action := "agency.enabled"
-	if disabled {
-		action = "agency.disabled"
-	}
-	if err := s.auditAgency(ctx, by, action, a, details); err != nil {
+	if err := s.appendKept(ctx, kept); err != nil {
 		return fail(err)
 	}
 	a.KeyHash, a.WebhookSecret = nil, nil
 	return a, nil
 }
 
-// auditAgency records a change of an agency's credentials when there is
-// an audit log. The record names the agency and the key's fingerprint,
-// never the key.
-func (s *Service) auditAgency(ctx context.Context, by, action string, a store.Agency, more map[string]any) error {
-	if s.opts.Audit == nil {
-		return nil
-	}
+// agencyEvent is the audit record of a change of an agency's
+// credentials. It names the agency and the key's fingerprint, never the
+// key.
+func agencyEvent(by, action string, a store.Agency, more map[string]any) audit.Event {
 	details := map[string]any{"name": a.Name, "key_fingerprint": EncodeKeyHash(a)}
 	for k, v := range more {
 		details[k] = v
 	}
-	_, err := s.opts.Audit.Append(ctx, audit.Event{Actor: by, Action: action, Subject: "agency:" + a.ID, Details: details})
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
+	return audit.Event{Actor: by, Action: action, Subject: "agency:" + a.ID, Details: details}
+}
+
+// keepAudit keeps the audit record ev of a change made in tx pending
+// audit in tx, under a fresh source (prefix + a random ID) unless ev has
+// one, and returns ev with its source; nil without an audit log. The
+// change's append after the commit is appendKept; a crash in between is
+// caught up by the node (audit.Log.CatchUp), once.
+func (s *Service) keepAudit(tx store.SigningTx, prefix string, ev audit.Event) (*audit.Event, error) {
+	if s.opts.Audit == nil {
+		return nil, nil
+	}
+	if ev.Source == "" {
+		id, err := s.randomID(12)
+		if err != nil {
+			return nil, err
+		}
+		ev.Source = prefix + id
+	}
+	p := store.PendingAudit{Source: ev.Source, At: s.now(), Actor: ev.Actor, Action: ev.Action, Subject: ev.Subject}
+	if ev.Details != nil {
+		d, err := json.Marshal(ev.Details)
+		if err != nil {
+			return nil, fmt.Errorf("audit %s: %w", ev.Action, err)
+		}
+		p.Details = d
+	}
+	if err := tx.PutPendingAudit(p); err != nil {
+		return nil, err
+	}
+	return &ev, nil
+}
+
+// appendKept appends a record keepAudit kept (nil: none).
+func (s *Service) appendKept(ctx context.Context, ev *audit.Event) error {
+	if ev == nil {
+		return nil
+	}
+	if _, err := s.opts.Audit.Append(ctx, *ev); err != nil {
+		return fmt.Errorf("audit %s: %w", ev.Action, err)
 	}
 	return nil
 }
+
+// agencySource starts the audit source of a change of an agency.
+const agencySource = "signing.agency:"

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/store"
 )
@@ -171,7 +172,9 @@ func (s *Service) DecideAgency(ctx context.Context, by enrollment.Principal, id 
 	}
 	var r AgencyRequest
 	var key *AgencyKey
+	var kept *audit.Event
 	err = s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+		kept = nil
 		var err error
 		if r, err = getAgencyRequest(tx, id); err != nil {
 			return err
@@ -199,22 +202,27 @@ func (s *Service) DecideAgency(ctx context.Context, by enrollment.Principal, id 
 			}
 			r.Status, r.AgencyID, key = AgencyApproved, k.Agency.ID, &k
 		}
-		return putAgencyRequest(tx, r)
+		if err := putAgencyRequest(tx, r); err != nil {
+			return err
+		}
+		switch {
+		case key != nil && r.Kind == AgencyKindRotate:
+			kept, err = s.keepAudit(tx, agencySource, agencyEvent(actor, "agency.key-rotated", key.Agency, map[string]any{"requested_by": r.RequestedBy, "why": r.Why}))
+		case key != nil:
+			more := addedDetails(key.Agency)
+			more["requested_by"], more["why"] = r.RequestedBy, r.Why
+			kept, err = s.keepAudit(tx, agencySource, agencyEvent(actor, "agency.added", key.Agency, more))
+		}
+		return err
 	})
 	if err != nil {
 		return fail(err)
 	}
+	if err := s.appendKept(ctx, kept); err != nil {
+		return fail(err)
+	}
 	if key != nil && r.Kind == AgencyKindRotate {
-		if err := s.auditAgency(ctx, actor, "agency.key-rotated", key.Agency, map[string]any{"requested_by": r.RequestedBy, "why": r.Why}); err != nil {
-			return fail(err)
-		}
 		key.Agency.KeyHash, key.Agency.WebhookSecret = nil, nil
-	} else if key != nil {
-		more := addedDetails(key.Agency)
-		more["requested_by"], more["why"] = r.RequestedBy, r.Why
-		if err := s.auditAgency(ctx, actor, "agency.added", key.Agency, more); err != nil {
-			return fail(err)
-		}
 	}
 	return r, key, nil
 }

@@ -52,9 +52,10 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 
 func (s *Service) recoverOne(ctx context.Context, r store.SignRequest) (bool, error) {
 	var saved store.SignRequest
+	var kept *audit.Event
 	moved, queued := false, false
 	err := s.st.SigningUpdate(ctx, func(tx store.SigningTx) error {
-		moved, queued = false, false
+		moved, queued, kept = false, false, nil
 		cur, err := tx.SignRequest(r.ID)
 		if err != nil || cur.Version != r.Version || cur.State != store.SignSigning {
 			return err // moved on meanwhile
@@ -71,8 +72,13 @@ func (s *Service) recoverOne(ctx context.Context, r store.SignRequest) (bool, er
 		}
 		moved = true
 		if saved.State == store.SignExpired {
-			queued, err = s.enqueueWebhook(tx, saved)
+			if queued, err = s.enqueueWebhook(tx, saved); err != nil {
+				return err
+			}
 		}
+		kept, err = s.keepAudit(tx, "", audit.Event{Actor: "system:signing", Action: "signing.recover", Subject: "sign-request:" + r.ID,
+			Details: map[string]string{"state": saved.State, "signing_since": r.SigningSince.Format(time.RFC3339)},
+			Source:  fmt.Sprintf("signing.recover:%s/%d", saved.ID, saved.Version)})
 		return err
 	})
 	if err != nil || !moved {
@@ -81,12 +87,8 @@ func (s *Service) recoverOne(ctx context.Context, r store.SignRequest) (bool, er
 	if queued {
 		s.kick()
 	}
-	if s.opts.Audit != nil {
-		ev := audit.Event{Actor: "system:signing", Action: "signing.recover", Subject: "sign-request:" + r.ID,
-			Details: map[string]string{"state": saved.State, "signing_since": r.SigningSince.Format(time.RFC3339)}}
-		if _, err := s.opts.Audit.Append(ctx, ev); err != nil {
-			return true, err
-		}
+	if err := s.appendKept(ctx, kept); err != nil {
+		return true, err
 	}
 	return true, nil
 }

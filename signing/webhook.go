@@ -224,22 +224,26 @@ func (s *Service) recordAttempt(ctx context.Context, d store.WebhookDelivery, st
 	// the attempt, so that a delivered webhook is not sent again.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	recorded := false
+	var kept *audit.Event
 	err := s.st.SigningUpdate(rctx, func(tx store.SigningTx) error {
-		recorded = false
+		kept = nil
 		cur, err := tx.Webhook(d.ID)
 		if err != nil || cur.LeaseOwner != s.worker || cur.Version != d.Version {
 			return err
 		}
-		_, err = tx.PutWebhook(d)
-		recorded = err == nil
+		if _, err = tx.PutWebhook(d); err != nil || d.State != store.WebhookFailed {
+			return err
+		}
+		// Giving up is an event an operator must be able to find.
+		kept, err = s.keepAudit(tx, "", audit.Event{Actor: "system:signing", Action: "signing.webhook-failed",
+			Subject: "sign-request:" + d.RequestID, Details: map[string]any{"delivery": d.ID, "agency": d.Agency,
+				"attempts": d.Attempts, "last_status": d.LastStatus, "last_error": d.LastError},
+			Source: "signing.webhook-failed:" + d.ID})
 		return err
 	})
-	if err == nil && recorded && d.State == store.WebhookFailed && s.opts.Audit != nil {
-		// Giving up is an event an operator must be able to find.
-		s.opts.Audit.Append(rctx, audit.Event{Actor: "system:signing", Action: "signing.webhook-failed",
-			Subject: "sign-request:" + d.RequestID, Details: map[string]any{"delivery": d.ID, "agency": d.Agency,
-				"attempts": d.Attempts, "last_status": d.LastStatus, "last_error": d.LastError}})
+	if err == nil {
+		// A failed append is caught up by the node (the record is kept).
+		_ = s.appendKept(rctx, kept)
 	}
 }
 

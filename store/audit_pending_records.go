@@ -164,3 +164,11 @@ func (t *boltRequestsTx) PutPendingAudit(p PendingAudit) error { return putPendi
 func (t *pgRequestsTx) PutPendingAudit(p PendingAudit) error {
 	return insertPendingAudit(t.ctx, t.tx, &p)
 }
+
+// PutPendingAudit implements [SigningTx].
+func (t *boltSigningTx) PutPendingAudit(p PendingAudit) error { return putPendingAudit(t.tx, &p) }
+
+// PutPendingAudit implements [SigningTx].
+func (t *pgSigningTx) PutPendingAudit(p PendingAudit) error {
+	return insertPendingAudit(t.ctx, t.tx, &p)
+}

@@ -110,6 +110,9 @@ type SigningTx interface {
 	InsertAgency(a Agency) error
 	PutAgency(a Agency) error
 	Agencies() ([]Agency, error)
+	// PutPendingAudit keeps the audit record of a change made in this
+	// transaction pending until a catch-up has checked it ([PendingAudit]).
+	PutPendingAudit(p PendingAudit) error
 
 	SignRequest(id string) (SignRequest, error)
 	// PutSignRequest stores r; it fails with ErrConflict when r.Version is
