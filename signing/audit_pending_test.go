@@ -6,7 +6,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,4 +162,88 @@ func agencyRecords(t *testing.T, st audit.Reader) map[string]int {
 		sources[r.Source] = true
 	}
 	return out
+}
+
+// TestRecoveryAndWebhookAuditCatchUp: a signing recovered and a webhook
+// given up on, each committed without its audit record (the process died
+// after the commit), get their records from the catch-up, once each.
+func TestRecoveryAndWebhookAuditCatchUp(t *testing.T) {
+	for name, open := range outboxStores {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open(t)
+			defer st.Close()
+			hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
+			defer hook.Close()
+			now := time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
+			err := st.SigningUpdate(ctx, func(tx store.SigningTx) error {
+				if _, err := tx.PutSignRequest(store.SignRequest{ID: "stuck", NationalID: "9871000001", State: store.SignSigning, Created: now.Add(-time.Hour),
+					Expires: now.Add(time.Hour), SigningSince: now.Add(-3 * time.Minute)}); err != nil {
+					return err
+				}
+				if err := tx.InsertAgency(store.Agency{ID: "ag", Name: "Agency", WebhookURL: hook.URL, WebhookSecret: []byte("s"), Created: now}); err != nil {
+					return err
+				}
+				_, err := tx.PutWebhook(store.WebhookDelivery{ID: "d1", Agency: "ag", RequestID: "r1", Body: []byte(`{}`),
+					Created: now, State: store.WebhookPending, NextAttempt: now})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			crashing, err := signing.New(st, noApprover{}, noTrust{}, signing.Options{Audit: crashingAuditor{}, Clock: func() time.Time { return now }, WebhookAttempts: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := crashing.Recover(ctx); !errors.Is(err, errCrash) {
+				t.Fatalf("recover: %v, want the crash", err)
+			}
+			if n, err := crashing.DeliverWebhooks(ctx); n != 1 || err != nil {
+				t.Fatalf("DeliverWebhooks = %d, %v", n, err)
+			}
+			var d store.WebhookDelivery
+			st.SigningView(ctx, func(tx store.SigningTx) (err error) { d, err = tx.Webhook("d1"); return err })
+			if d.State != store.WebhookFailed {
+				t.Fatalf("delivery %s, want failed", d.State)
+			}
+			ast := st.(interface {
+				audit.Store
+				audit.PendingStore
+			})
+			key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			log, err := audit.New(ast, key, audit.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := log.CatchUp(ctx, ast, 0); err != nil || n != 2 {
+				t.Fatalf("catch-up appended %d (%v), want 2", n, err)
+			}
+			if n, err := log.CatchUp(ctx, ast, 0); err != nil || n != 0 {
+				t.Fatalf("second catch-up appended %d (%v), want 0", n, err)
+			}
+			es, err := ast.AuditEntries(ctx, 0, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range es {
+				r, err := audit.ParseRecord(e.Record)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, r.Action+" "+r.Subject+" "+r.Source)
+			}
+			slices.Sort(got)
+			want := []string{"signing.recover sign-request:stuck signing.recover:stuck/2", "signing.webhook-failed sign-request:r1 signing.webhook-failed:d1"}
+			if !slices.Equal(got, want) {
+				t.Errorf("records: %q, want %q", got, want)
+			}
+			if _, err := log.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := audit.Verify(ctx, ast, log.Verifier()); err != nil {
+				t.Fatalf("audit verify: %v", err)
+			}
+		})
+	}
 }
