@@ -58,6 +58,11 @@ func FuzzSign(f *testing.F) {
 		if rd.StartXref() < int64(len(in)) {
 			t.Fatal("newest xref is not in the update")
 		}
+		// What you see is what you sign: whatever was signed has a
+		// page tree that reads completely.
+		if pages, err := rd.Pages(); err != nil || len(pages) == 0 {
+			t.Fatalf("signed a document whose page tree does not read: %d pages, %v", len(pages), err)
+		}
 	})
 }
 

@@ -96,7 +96,7 @@ func FuzzOpen(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		lim := Limits{MaxObjects: 10000, MaxObjectSize: 1 << 20, MaxDecodedSize: 4 << 20}
+		lim := Limits{MaxObjects: 10000, MaxObjectSize: 1 << 20, MaxDecodedSize: 4 << 20, MaxIndexSize: 1 << 20}
 		r, err := Open(bytes.NewReader(b), int64(len(b)), &Options{Limits: lim})
 		if err != nil {
 			return
