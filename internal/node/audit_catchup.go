@@ -11,8 +11,10 @@ import (
 // CatchUpAudit appends to the audit log the records that a crash between
 // a store commit and its audit append kept from it: those of enrollment
 // events, of signatures, of certificate issuance, hold, release and
-// revocation, and the records the platform modules keep pending with their
-// changes (payments, refunds), older than grace (0: all, as at start-up).
+// revocation, and the records kept pending in full with their changes
+// (payments, refunds, service-request transitions, agency changes,
+// signing recovery, webhook failures), older than grace (0: all, as at
+// start-up).
 // Replicas may run it at once; no record is appended twice.
 func (n *Node) CatchUpAudit(ctx context.Context, grace time.Duration) error {
 	if ps, ok := n.Store.(audit.PendingStore); ok {
