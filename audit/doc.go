@@ -32,7 +32,10 @@
 // and [Log.Append] of an event whose source the log holds returns the
 // existing record's receipt. Services that commit a change and then append
 // its record use this to catch up after a crash between the two (see
-// enrollment.Service.CatchUpAudit) without ever appending twice.
+// enrollment.Service.CatchUpAudit) without ever appending twice. Changes
+// that keep no other copy of what their record says (payments, service
+// requests, agency changes) keep the whole record pending in their own
+// transaction ([store.PendingAudit]); [Log.CatchUp] appends those.
 //
 // # Checkpoints
 //
