@@ -134,6 +134,9 @@ func addField(u *update, rd *pdf.Reader, st *docState, sigRef pdf.Ref, w widgetS
 	if err != nil {
 		return nil, fmt.Errorf("%w: page tree: %w", ErrDocument, err)
 	}
+	if page.Ref == (pdf.Ref{}) && w.rect == ([4]float64{}) {
+		page = firstIndirectPage(rd, page)
+	}
 	widget := pdf.Dict{
 		"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Widget"), "FT": pdf.Name("Sig"),
 		"T": pdf.String(w.name), "V": sigRef, "F": pdf.Int(132),
@@ -247,6 +250,18 @@ func fillField(u *update, rd *pdf.Reader, st *docState, fi fieldInfo, sigRef pdf
 		u.set(u.root, cat)
 	}
 	return cat, nil
+}
+
+// firstIndirectPage returns the first page that is an indirect object
+// (an invisible widget may go on any page), or def.
+func firstIndirectPage(rd *pdf.Reader, def pdf.Page) pdf.Page {
+	pages, _ := rd.Pages()
+	for _, p := range pages {
+		if p.Ref != (pdf.Ref{}) {
+			return p
+		}
+	}
+	return def
 }
 
 // attachWidget adds the widget to the page's /Annots, extending the array

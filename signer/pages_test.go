@@ -121,3 +121,27 @@ func TestPageTreeOddities(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectFirstPage checks that an invisible signature on a document
+// whose first page is written directly in /Kids goes on the first page
+// that is an indirect object, and that a visible one on that direct page
+// is refused with ErrOptions.
+func TestDirectFirstPage(t *testing.T) {
+	p := testpki.New(t, nil)
+	in := damagedPDF([]string{
+		"<</Type /Catalog /Pages 2 0 R>>",
+		"<</Type /Pages /Kids [<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]>> 3 0 R] /Count 2>>",
+		"<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]>>",
+	}, nil, "", "")
+	out := signBytes(t, in, p.SignerKey, options(p, LevelBB))
+	if !bytes.Contains(out[len(in):], []byte("/P 3 0 R")) {
+		t.Errorf("the widget is not on page 2 (3 0 R):\n%s", out[len(in):])
+	}
+	pdfsig(t, writeTemp(t, out), 1, true)
+	o := options(p, LevelBB)
+	o.Visible = &Visible{Page: 1, Rect: [4]float64{36, 36, 236, 96}}
+	var b bytes.Buffer
+	if err := Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &b, p.SignerKey, o); !errors.Is(err, ErrOptions) {
+		t.Fatalf("visible on a direct page: %v, want ErrOptions", err)
+	}
+}
