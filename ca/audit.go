@@ -2,7 +2,6 @@ package ca
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/thiqa/thiqa/audit"
 )
@@ -26,17 +25,4 @@ func actorOf(ctx context.Context) string {
 		return a
 	}
 	return "ca"
-}
-
-// record appends an audit event when an auditor is configured. A failure is
-// returned to the caller: an operation whose record is not durable is not
-// reported done.
-func (s *Service) record(ctx context.Context, action, subject string, details any) error {
-	if s.opts.Audit == nil {
-		return nil
-	}
-	if _, err := s.opts.Audit.Append(ctx, audit.Event{Actor: actorOf(ctx), Action: action, Subject: subject, Details: details}); err != nil {
-		return fmt.Errorf("audit %s %s: %w", action, subject, err)
-	}
-	return nil
 }

@@ -162,6 +162,71 @@ func testCatchUpAudit(t *testing.T, st catchUpStore) {
 	}
 }
 
+// TestCeremonyAuditCatchUp: a key ceremony committed without its audit
+// record (the process died in between) gets it from the catch-up, once,
+// and the log verifies. On bbolt and on PostgreSQL.
+func TestCeremonyAuditCatchUp(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) (catchUpStore, audit.PendingStore){
+		"bolt": func(t *testing.T) (catchUpStore, audit.PendingStore) {
+			st, err := store.OpenBolt(filepath.Join(t.TempDir(), "thiqa.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st, st
+		},
+		"postgres": func(t *testing.T) (catchUpStore, audit.PendingStore) {
+			st, err := store.OpenPostgres(context.Background(), pgtest.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st, st
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st, pending := open(t)
+			kek := make([]byte, hsm.KEKSize)
+			rand.Read(kek)
+			keys, err := hsm.OpenSoftware(filepath.Join(t.TempDir(), "keys"), kek, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Init(WithActor(ctx, "operator:root"), DefaultConfig(), keys, st, Options{Audit: crashingAuditor{}}); !errors.Is(err, errCrash) {
+				t.Fatalf("init: %v, want the crash", err)
+			}
+			if _, err := Open(ctx, keys, st, Options{}); err != nil {
+				t.Fatalf("the ceremony was not stored: %v", err)
+			}
+			logKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			log, err := audit.New(st, logKey, audit.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for want := 1; want >= 0; want-- {
+				if n, err := log.CatchUp(ctx, pending, 0); err != nil || n != want {
+					t.Fatalf("catch-up appended %d (%v), want %d", n, err, want)
+				}
+			}
+			es, err := st.AuditEntries(ctx, 0, 10)
+			if err != nil || len(es) != 1 {
+				t.Fatalf("%d records, %v; want the ceremony's", len(es), err)
+			}
+			r, err := audit.ParseRecord(es[0].Record)
+			if err != nil || r.Action != "ca.ceremony" || r.Actor != "operator:root" || r.Subject != Root || r.Source != "ca.ceremony" {
+				t.Fatalf("record %+v, %v", r, err)
+			}
+			if _, err := log.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := audit.Verify(ctx, st, log.Verifier()); err != nil {
+				t.Fatalf("audit verify: %v", err)
+			}
+		})
+	}
+}
+
 // caRecords counts the log's certificate records by "action serial" and
 // by "actor name", and checks that each names a distinct source.
 func caRecords(t *testing.T, st audit.Reader) map[string]int {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/thiqa/thiqa/audit"
 	"github.com/thiqa/thiqa/hsm"
 	"github.com/thiqa/thiqa/store"
 )
@@ -121,7 +122,22 @@ func Init(ctx context.Context, cfg Config, keys hsm.Custody, st Store, opts Opti
 	if err != nil {
 		return nil, fmt.Errorf("key ceremony: %w", err)
 	}
-	if err := st.SaveCeremony(ctx, store.Ceremony{Config: raw, Authorities: auths, CreatedAt: now}); err != nil {
+	// The ceremony's record is kept pending with it, so that a crash
+	// before its append is caught up (audit.Log.CatchUp).
+	fingerprints := map[string]string{}
+	for _, a := range auths {
+		fingerprints[a.Name] = fmt.Sprintf("%X", sha256.Sum256(a.CertDER))
+	}
+	ceremony := audit.Event{Actor: actorOf(ctx), Action: "ca.ceremony", Subject: Root, Details: fingerprints, Source: "ca.ceremony"}
+	var pending *store.PendingAudit
+	if opts.Audit != nil {
+		details, err := json.Marshal(fingerprints)
+		if err != nil {
+			return nil, fmt.Errorf("key ceremony: %w", err)
+		}
+		pending = &store.PendingAudit{Source: ceremony.Source, At: now, Actor: ceremony.Actor, Action: ceremony.Action, Subject: ceremony.Subject, Details: details}
+	}
+	if err := st.SaveCeremony(ctx, store.Ceremony{Config: raw, Authorities: auths, CreatedAt: now, AuditPending: pending}); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			return nil, ErrInitialized
 		}
@@ -131,12 +147,10 @@ func Init(ctx context.Context, cfg Config, keys hsm.Custody, st Store, opts Opti
 	if err != nil {
 		return nil, err
 	}
-	fingerprints := map[string]string{}
-	for _, a := range s.Authorities() {
-		fingerprints[a.Name] = fmt.Sprintf("%X", sha256.Sum256(a.Certificate.Raw))
-	}
-	if err := s.record(ctx, "ca.ceremony", Root, fingerprints); err != nil {
-		return nil, err
+	if s.opts.Audit != nil {
+		if _, err := s.opts.Audit.Append(ctx, ceremony); err != nil {
+			return nil, fmt.Errorf("audit ca.ceremony: %w", err)
+		}
 	}
 	// Every issuing CA publishes a CRL from the start.
 	for _, name := range append([]string{Root}, IssuingCAs...) {

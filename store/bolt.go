@@ -243,6 +243,9 @@ func (s *Bolt) SaveCeremony(ctx context.Context, c Ceremony) error {
 		if b.Get(keyCeremony) != nil {
 			return fmt.Errorf("save ceremony: %w", ErrDuplicate)
 		}
+		if err := putPendingAudit(tx, c.AuditPending); err != nil {
+			return err
+		}
 		return putJSON(b, string(keyCeremony), c)
 	})
 }

@@ -260,7 +260,12 @@ func (s *Postgres) SaveCeremony(ctx context.Context, c Ceremony) error {
 	if err != nil {
 		return fmt.Errorf("save ceremony: %w", err)
 	}
-	_, err = s.pool.Exec(ctx, "INSERT INTO ceremony (id, config, authorities, created_at) VALUES (1, $1, $2, $3)", c.Config, auths, c.CreatedAt)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO ceremony (id, config, authorities, created_at) VALUES (1, $1, $2, $3)", c.Config, auths, c.CreatedAt); err != nil {
+			return err
+		}
+		return insertPendingAudit(ctx, tx, c.AuditPending)
+	})
 	if isUniqueViolation(err) {
 		return fmt.Errorf("save ceremony: %w", ErrDuplicate)
 	}

@@ -75,6 +75,9 @@ type Ceremony struct {
 	Config      []byte      `json:"config"`
 	Authorities []Authority `json:"authorities"`
 	CreatedAt   time.Time   `json:"created_at"`
+	// AuditPending, when set, is kept pending audit in the ceremony's own
+	// transaction ([PendingAudit]); it is not part of the stored ceremony.
+	AuditPending *PendingAudit `json:"-"`
 }
 
 // CRL is a certificate revocation list as issued.
