@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -29,6 +30,23 @@ func PendingEvent(p store.PendingAudit) Event {
 		e.Details = p.Details
 	}
 	return e
+}
+
+// Pending is e as a record to keep pending audit in the transaction of
+// the change it records, at time at; e needs a Source.
+func Pending(e Event, at time.Time) (store.PendingAudit, error) {
+	if e.Source == "" {
+		return store.PendingAudit{}, fmt.Errorf("%w: a pending record needs a source", ErrBadEvent)
+	}
+	p := store.PendingAudit{Source: e.Source, At: at, Actor: e.Actor, Action: e.Action, Subject: e.Subject}
+	if e.Details != nil {
+		d, err := json.Marshal(e.Details)
+		if err != nil {
+			return p, fmt.Errorf("%w: details: %w", ErrBadEvent, err)
+		}
+		p.Details = d
+	}
+	return p, nil
 }
 
 // CatchUp appends the pending records of st older than grace (0: all of

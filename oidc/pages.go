@@ -223,11 +223,19 @@ func (p *Provider) bind(w http.ResponseWriter, r *http.Request, a authRequest, w
 	// lasts as long as anything issued from this sign-in may.
 	in := store.OIDCEntry{Kind: store.OIDCSignIn, Key: signInKey(a.ClientID, sub), Identity: who.IdentityID,
 		Expires: p.now().Add(p.familyTTL(true))}
+	// Its audit record is kept pending with it, so that a crash before
+	// the append is caught up (audit.Log.CatchUp).
+	ev := audit.Event{Actor: "citizen:" + who.IdentityID, Action: "oidc-signin", Subject: "oidc-client:" + a.ClientID,
+		Details: map[string]any{"single_sign_on": sso}, Source: "oidc.signin:" + a.ID}
+	pending, err := audit.Pending(ev, p.now())
+	if err != nil {
+		return err
+	}
+	in.AuditPending = &pending
 	if err := p.st.st.PutOIDC(r.Context(), in); err != nil {
 		return err
 	}
-	p.d.Audit.Append(r.Context(), audit.Event{Actor: "citizen:" + who.IdentityID, Action: "oidc-signin", Subject: "oidc-client:" + a.ClientID,
-		Details: map[string]any{"single_sign_on": sso}})
+	p.d.Audit.Append(r.Context(), ev)
 	p.setCookie(w, cookieName, cookie, p.opts.RequestTTL)
 	return nil
 }

@@ -176,6 +176,9 @@ func (s *Bolt) PutOIDC(ctx context.Context, e OIDCEntry) error {
 		if err != nil {
 			return err
 		}
+		if err := putPendingAudit(tx, e.AuditPending); err != nil {
+			return err
+		}
 		return t.replace(old, e, had)
 	})
 	if err != nil {

@@ -42,6 +42,9 @@ type OIDCEntry struct {
 	// Doc is the provider's encoding of the entry, opaque to the store.
 	Doc     []byte    `json:"doc,omitempty"`
 	Expires time.Time `json:"expires"`
+	// AuditPending, set on PutOIDC, is kept pending audit in the put's own
+	// transaction ([PendingAudit]); it is not part of the stored entry.
+	AuditPending *PendingAudit `json:"-"`
 }
 
 // ErrOIDCEntry means an OIDC entry is malformed: no kind, key or expiry,

@@ -47,9 +47,20 @@ func (s *Postgres) PutOIDC(ctx context.Context, e OIDCEntry) error {
 	if !e.valid() {
 		return fmt.Errorf("put oidc %s: %w", e.Kind, ErrOIDCEntry)
 	}
-	_, err := s.pool.Exec(ctx, "INSERT INTO oidc_state ("+oidcColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (kind, id) DO UPDATE SET identity_id = $3, grant_id = $4, doc = $5, expires = $6`,
-		string(e.Kind), e.Key, e.Identity, e.Grant, e.Doc, e.Expires)
+	const put = "INSERT INTO oidc_state (" + oidcColumns + `) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (kind, id) DO UPDATE SET identity_id = $3, grant_id = $4, doc = $5, expires = $6`
+	args := []any{string(e.Kind), e.Key, e.Identity, e.Grant, e.Doc, e.Expires}
+	var err error
+	if e.AuditPending == nil {
+		_, err = s.pool.Exec(ctx, put, args...)
+	} else {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, put, args...); err != nil {
+				return err
+			}
+			return insertPendingAudit(ctx, tx, e.AuditPending)
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("put oidc %s: %w", e.Kind, err)
 	}
