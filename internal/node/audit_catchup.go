@@ -13,8 +13,8 @@ import (
 // events, of signatures, of certificate issuance, hold, release and
 // revocation, and the records kept pending in full with their changes
 // (payments, refunds, service-request transitions, agency changes,
-// signing recovery, webhook failures), older than grace (0: all, as at
-// start-up).
+// signing recovery, webhook failures, the key ceremony, OpenID sign-ins),
+// older than grace (0: all, as at start-up).
 // Replicas may run it at once; no record is appended twice.
 func (n *Node) CatchUpAudit(ctx context.Context, grace time.Duration) error {
 	if ps, ok := n.Store.(audit.PendingStore); ok {
