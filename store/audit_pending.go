@@ -23,27 +23,55 @@ func auditPendingKey(e Event) []byte {
 // maxPendingAudit bounds one page of pending events.
 const maxPendingAudit = 1000
 
-// PendingAuditEvents returns up to limit (1 to 1000) enrollment events
-// still pending audit whose time is before before, oldest first.
-func (s *Bolt) PendingAuditEvents(ctx context.Context, before time.Time, limit int) ([]Event, error) {
+// pendingBefore returns up to limit (1 to maxPendingAudit) JSON values of
+// the pending-audit bucket name whose keys, which start with a big-endian
+// UnixNano time, sort before before: the oldest first.
+func pendingBefore[T any](db *bolt.DB, name []byte, before time.Time, limit int) ([]T, error) {
 	limit = max(1, min(limit, maxPendingAudit))
 	end := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
-	var out []Event
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAuditPend)
+	var out []T
+	err := db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(name)
 		if b == nil {
 			return nil
 		}
 		cur := b.Cursor()
 		for k, v := cur.First(); k != nil && len(out) < limit && bytes.Compare(k, end) < 0; k, v = cur.Next() {
-			var e Event
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("event %x: %w", k, err)
+			var t T
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("pending %x: %w", k, err)
 			}
-			out = append(out, e)
+			out = append(out, t)
 		}
 		return nil
 	})
+	return out, err
+}
+
+// clearPending deletes the keys of items from the pending-audit bucket
+// name; absent ones are ignored.
+func clearPending[T any](db *bolt.DB, name []byte, items []T, key func(T) []byte) error {
+	if len(items) == 0 {
+		return nil
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(name)
+		if b == nil {
+			return nil
+		}
+		for _, it := range items {
+			if err := b.Delete(key(it)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PendingAuditEvents returns up to limit (1 to 1000) enrollment events
+// still pending audit whose time is before before, oldest first.
+func (s *Bolt) PendingAuditEvents(ctx context.Context, before time.Time, limit int) ([]Event, error) {
+	out, err := pendingBefore[Event](s.db, bucketAuditPend, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending audit events: %w", err)
 	}
@@ -53,22 +81,7 @@ func (s *Bolt) PendingAuditEvents(ctx context.Context, before time.Time, limit i
 // ClearPendingAuditEvents removes events (as PendingAuditEvents returned
 // them) from the pending audit; absent ones are ignored.
 func (s *Bolt) ClearPendingAuditEvents(ctx context.Context, events []Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAuditPend)
-		if b == nil {
-			return nil
-		}
-		for _, e := range events {
-			if err := b.Delete(auditPendingKey(e)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := clearPending(s.db, bucketAuditPend, events, auditPendingKey); err != nil {
 		return fmt.Errorf("clear pending audit events: %w", err)
 	}
 	return nil
@@ -145,22 +158,7 @@ func (s *Bolt) PendingAuditEvidence(ctx context.Context, before time.Time, limit
 // ClearPendingAuditEvidence removes evidence (as PendingAuditEvidence
 // returned it) from the pending audit; absent ones are ignored.
 func (s *Bolt) ClearPendingAuditEvidence(ctx context.Context, evidence []SignEvidence) error {
-	if len(evidence) == 0 {
-		return nil
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSignAuditPnd)
-		if b == nil {
-			return nil
-		}
-		for _, e := range evidence {
-			if err := b.Delete(evidencePendingKey(e)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := clearPending(s.db, bucketSignAuditPnd, evidence, evidencePendingKey); err != nil {
 		return fmt.Errorf("clear pending audit evidence: %w", err)
 	}
 	return nil

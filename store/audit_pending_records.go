@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -80,24 +79,7 @@ func insertPendingAudit(ctx context.Context, tx pgx.Tx, p *PendingAudit) error {
 // PendingAudits returns up to limit (1 to 1000) pending audit records
 // whose time is before before, oldest first.
 func (s *Bolt) PendingAudits(ctx context.Context, before time.Time, limit int) ([]PendingAudit, error) {
-	limit = max(1, min(limit, maxPendingAudit))
-	end := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
-	var out []PendingAudit
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAuditPendRec)
-		if b == nil {
-			return nil
-		}
-		cur := b.Cursor()
-		for k, v := cur.First(); k != nil && len(out) < limit && bytes.Compare(k, end) < 0; k, v = cur.Next() {
-			var p PendingAudit
-			if err := json.Unmarshal(v, &p); err != nil {
-				return fmt.Errorf("record %x: %w", k, err)
-			}
-			out = append(out, p)
-		}
-		return nil
-	})
+	out, err := pendingBefore[PendingAudit](s.db, bucketAuditPendRec, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending audit records: %w", err)
 	}
@@ -107,22 +89,7 @@ func (s *Bolt) PendingAudits(ctx context.Context, before time.Time, limit int) (
 // ClearPendingAudits removes records (as PendingAudits returned them)
 // from the pending audit; absent ones are ignored.
 func (s *Bolt) ClearPendingAudits(ctx context.Context, records []PendingAudit) error {
-	if len(records) == 0 {
-		return nil
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAuditPendRec)
-		if b == nil {
-			return nil
-		}
-		for _, p := range records {
-			if err := b.Delete(pendingRecordKey(p)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := clearPending(s.db, bucketAuditPendRec, records, pendingRecordKey); err != nil {
 		return fmt.Errorf("clear pending audit records: %w", err)
 	}
 	return nil

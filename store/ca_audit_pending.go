@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -80,24 +79,7 @@ func insertCertAudit(ctx context.Context, tx pgx.Tx, c *Certificate) error {
 // PendingCertAudits returns up to limit (1 to 1000) certificate changes
 // still pending audit whose time is before before, oldest first.
 func (s *Bolt) PendingCertAudits(ctx context.Context, before time.Time, limit int) ([]CertAudit, error) {
-	limit = max(1, min(limit, maxPendingAudit))
-	end := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
-	var out []CertAudit
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCAAuditPend)
-		if b == nil {
-			return nil
-		}
-		cur := b.Cursor()
-		for k, v := cur.First(); k != nil && len(out) < limit && bytes.Compare(k, end) < 0; k, v = cur.Next() {
-			var a CertAudit
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("change %x: %w", k, err)
-			}
-			out = append(out, a)
-		}
-		return nil
-	})
+	out, err := pendingBefore[CertAudit](s.db, bucketCAAuditPend, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending certificate audits: %w", err)
 	}
@@ -107,22 +89,7 @@ func (s *Bolt) PendingCertAudits(ctx context.Context, before time.Time, limit in
 // ClearPendingCertAudits removes changes (as PendingCertAudits returned
 // them) from the pending audit; absent ones are ignored.
 func (s *Bolt) ClearPendingCertAudits(ctx context.Context, changes []CertAudit) error {
-	if len(changes) == 0 {
-		return nil
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCAAuditPend)
-		if b == nil {
-			return nil
-		}
-		for _, a := range changes {
-			if err := b.Delete(certAuditKey(a)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := clearPending(s.db, bucketCAAuditPend, changes, certAuditKey); err != nil {
 		return fmt.Errorf("clear pending certificate audits: %w", err)
 	}
 	return nil
