@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/thiqa/thiqa/internal/problem"
@@ -106,10 +107,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.opts.Logger.Error("panic", "request_id", id, "panic", fmt.Sprint(v))
 			problem.Write(rec, http.StatusInternalServerError, "internal", "internal error")
 		}
-		s.opts.Logger.Info("request", "request_id", id, "client_ip", client, "method", r.Method, "path", r.URL.Path,
+		s.opts.Logger.Info("request", "request_id", id, "client_ip", client, "method", r.Method, "path", logPath(r),
 			"status", rec.status, "bytes", rec.bytes, "duration_ms", s.opts.Clock().Sub(start).Milliseconds())
 	}()
 	s.mux.ServeHTTP(rec, r)
+}
+
+// logPath is the request's path as logs may keep it: a national number
+// in the path (the officer routes under /api/v1/identities/{nid}) is
+// replaced by "{nid}", since logs are kept longer and read by more people
+// than the registration records a national number belongs in.
+func logPath(r *http.Request) string {
+	if nid := r.PathValue("nid"); nid != "" {
+		return strings.Replace(r.URL.Path, "/"+nid, "/{nid}", 1)
+	}
+	return r.URL.Path
 }
 
 type statusRecorder struct {

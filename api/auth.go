@@ -210,7 +210,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	p := who(r)
-	s.opts.Logger.Warn("refused", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+	s.opts.Logger.Warn("refused", "request_id", RequestID(r.Context()), "method", r.Method, "path", logPath(r),
 		"principal", p.Kind+":"+p.Username+p.NationalID, "err", err.Error())
 	s.writeError(w, r, err)
 }

@@ -94,7 +94,7 @@ func (s *Server) writeCSCError(w http.ResponseWriter, r *http.Request, err error
 		s.opts.Logger.Error("internal error", "request_id", RequestID(r.Context()), "err", err)
 		desc = "internal error (request " + RequestID(r.Context()) + ")"
 	} else {
-		s.opts.Logger.Warn("refused", "request_id", RequestID(r.Context()), "path", r.URL.Path, "err", desc)
+		s.opts.Logger.Warn("refused", "request_id", RequestID(r.Context()), "path", logPath(r), "err", desc)
 	}
 	writeJSON(w, status, cscError{Error: code, Description: desc})
 }
