@@ -21,12 +21,17 @@ import (
 
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/enrollment"
+	"github.com/thiqa/thiqa/hsm/pkcs11/softhsmtest"
 	"github.com/thiqa/thiqa/internal/pgtest"
 	"github.com/thiqa/thiqa/oidc"
 	"github.com/thiqa/thiqa/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	softhsmtest.Cleanup()
+	os.Exit(code)
+}
 
 // openReplicas opens two nodes on one PostgreSQL database, as two `thiqa
 // serve --store postgres://…` replicas would: the first runs the key

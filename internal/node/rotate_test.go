@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,7 +20,7 @@ import (
 	"github.com/thiqa/thiqa/ca"
 	"github.com/thiqa/thiqa/enrollment"
 	"github.com/thiqa/thiqa/hsm/pkcs11"
-	"github.com/thiqa/thiqa/internal/testtool"
+	"github.com/thiqa/thiqa/hsm/pkcs11/softhsmtest"
 	"github.com/thiqa/thiqa/store"
 )
 
@@ -172,7 +171,7 @@ func TestSwitchKEKResumes(t *testing.T) {
 // citizen's re-wrapped key signs.
 func TestRotateTokenKEK(t *testing.T) {
 	ctx := context.Background()
-	uri := softhsmToken(t)
+	uri := softhsmtest.New(t).URI(softhsmtest.PIN)
 	opts := Options{Dir: filepath.Join(t.TempDir(), "data"), Create: true, CA: ca.DefaultConfig(), HSM: uri}
 	n, _, err := Open(ctx, opts)
 	if err != nil {
@@ -209,32 +208,4 @@ func TestRotateTokenKEK(t *testing.T) {
 	if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), d[:], sigs[0]) {
 		t.Fatal("signature after rotation does not verify")
 	}
-}
-
-// softhsmToken makes a SoftHSM2 token in this process's SOFTHSM2_CONF
-// directory (the module reads it once per process: only this test of the
-// package loads it) and returns its URI.
-func softhsmToken(t *testing.T) string {
-	util := testtool.Require(t, "softhsm2-util")
-	const module = "/usr/lib/softhsm/libsofthsm2.so"
-	if _, err := os.Stat(module); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skipf("SoftHSM2 module missing (apt-get install softhsm2): %v", err)
-	}
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	conf := filepath.Join(dir, "softhsm2.conf")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nlog.level = ERROR\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOFTHSM2_CONF", conf)
-	if out, err := exec.Command(util, "--init-token", "--free", "--label", "rotate", "--pin", "1234", "--so-pin", "5678").CombinedOutput(); err != nil {
-		t.Fatalf("softhsm2-util: %v\n%s", err, out)
-	}
-	return "pkcs11:token=rotate?module-path=" + module + "&pin-value=1234"
 }

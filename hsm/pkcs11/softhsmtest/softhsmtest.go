@@ -37,10 +37,16 @@ var (
 // TestMain as os.Exit(softhsmtest.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
+	Cleanup()
+	return code
+}
+
+// Cleanup removes the token directory, for a TestMain that runs the tests
+// through another package's Main.
+func Cleanup() {
 	if confDir != "" {
 		os.RemoveAll(confDir)
 	}
-	return code
 }
 
 func setup() {
