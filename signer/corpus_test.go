@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/thiqa/thiqa/internal/testpki"
+	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/signer/internal/pdf"
 )
 
@@ -20,7 +21,7 @@ import (
 // accepts each (exit status 0).
 func corpusInputs(t *testing.T) map[string]bool {
 	t.Helper()
-	qpdf := tool(t, "qpdf")
+	qpdf := testtool.Require(t, "qpdf")
 	var files []string
 	for _, sub := range []string{"inputs/pyhanko", "inputs/pdfsign"} {
 		m, err := filepath.Glob(filepath.Join(corpusDir(t), sub, "*.pdf"))
@@ -159,7 +160,7 @@ func TestCorpus(t *testing.T) {
 // pdfcpu.
 func checkLast(t *testing.T, input, path string, level Level, conf string) {
 	t.Helper()
-	out, err := exec.Command(tool(t, "pdfsig"), "-nocert", path).CombinedOutput()
+	out, err := exec.Command(testtool.Require(t, "pdfsig"), "-nocert", path).CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "Signature #") {
 		t.Fatalf("pdfsig: %v\n%s", err, out)
 	}

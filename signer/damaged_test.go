@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/thiqa/thiqa/internal/testpki"
+	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/signer/internal/pdf"
 )
 
@@ -143,7 +144,7 @@ func TestDamagedInputs(t *testing.T) {
 // worse exit status) that it does not find in the input.
 func newQpdfWarnings(t *testing.T, in, out []byte) []string {
 	t.Helper()
-	qpdf := tool(t, "qpdf")
+	qpdf := testtool.Require(t, "qpdf")
 	check := func(b []byte) (int, map[string]bool) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "f.pdf")

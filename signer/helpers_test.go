@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/thiqa/thiqa/internal/testpki"
+	"github.com/thiqa/thiqa/internal/testtool"
 )
 
 // corpusDir returns ../shared/corpus relative to the repository root.
@@ -26,26 +27,6 @@ func corpusDir(t testing.TB) string {
 	}
 	return dir
 }
-
-// tool finds an external checker; it fails under CI=true when missing.
-func tool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if home, herr := os.UserHomeDir(); herr == nil {
-			if q := filepath.Join(home, "go", "bin", name); fileExists(q) {
-				return q
-			}
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: %v", name, err)
-		}
-		t.Skipf("%s not installed; install it to run this test", name)
-	}
-	return p
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // makePDF returns a one-page PDF with about size bytes of page content,
 // with an xref table or an xref stream.
@@ -122,7 +103,7 @@ func writeTemp(t testing.TB, b []byte) string {
 // qpdfCheck runs qpdf --check.
 func qpdfCheck(t testing.TB, path string) {
 	t.Helper()
-	out, err := exec.Command(tool(t, "qpdf"), "--check", path).CombinedOutput()
+	out, err := exec.Command(testtool.Require(t, "qpdf"), "--check", path).CombinedOutput()
 	if err != nil {
 		t.Errorf("qpdf --check: %v\n%s", err, out)
 	}
@@ -136,7 +117,7 @@ func qpdfCheck(t testing.TB, path string) {
 // revision, so it does not cover the total document.
 func pdfsig(t testing.TB, path string, wantSigs int, total bool) string {
 	t.Helper()
-	out, err := exec.Command(tool(t, "pdfsig"), "-nocert", path).CombinedOutput()
+	out, err := exec.Command(testtool.Require(t, "pdfsig"), "-nocert", path).CombinedOutput()
 	s := string(out)
 	if err != nil {
 		t.Errorf("pdfsig: %v\n%s", err, s)

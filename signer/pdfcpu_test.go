@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/thiqa/thiqa/internal/testpki"
+	"github.com/thiqa/thiqa/internal/testtool"
 )
 
 // pdfcpuConfig makes a pdfcpu configuration directory that trusts the
@@ -17,7 +18,7 @@ import (
 // 127.0.0.1 (pdfcpu refuses loopback revocation URLs by default).
 func pdfcpuConfig(t testing.TB, p *testpki.PKI) string {
 	t.Helper()
-	bin := tool(t, "pdfcpu")
+	bin := testtool.Require(t, "pdfcpu")
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root.crt")
 	if err := os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Root.Raw}), 0o600); err != nil {
@@ -54,7 +55,7 @@ func pdfcpuValidate(t testing.TB, conf, path string) (string, []string) {
 
 func pdfcpuRun(t testing.TB, conf, path string) (string, []string, error) {
 	t.Helper()
-	out, err := exec.Command(tool(t, "pdfcpu"), "signatures", "validate", "-c", conf, "--all", "--full", path).CombinedOutput()
+	out, err := exec.Command(testtool.Require(t, "pdfcpu"), "signatures", "validate", "-c", conf, "--all", "--full", path).CombinedOutput()
 	var st []string
 	for _, m := range pdfcpuStatus.FindAllStringSubmatch(string(out), -1) {
 		if !strings.Contains(m[0], "Local Path") {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/thiqa/thiqa/internal/testpki"
+	"github.com/thiqa/thiqa/internal/testtool"
 )
 
 func TestVisibleStamp(t *testing.T) {
@@ -21,7 +22,7 @@ func TestVisibleStamp(t *testing.T) {
 		path := writeTemp(t, signBytes(t, in, p.SignerKey, o))
 		qpdfCheck(t, path)
 		pdfsig(t, path, 1, true)
-		out, err := exec.Command(tool(t, "pdftotext"), path, "-").CombinedOutput()
+		out, err := exec.Command(testtool.Require(t, "pdftotext"), path, "-").CombinedOutput()
 		if err != nil {
 			t.Fatalf("pdftotext: %v\n%s", err, out)
 		}

@@ -21,6 +21,8 @@ import (
 	"github.com/thiqa/thiqa/internal/testenv"
 	"github.com/thiqa/thiqa/internal/testpki"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/thiqa/thiqa/internal/testtool"
 )
 
 func TestSignCommand(t *testing.T) {
@@ -73,13 +75,7 @@ func TestSignCommand(t *testing.T) {
 			if err := cmd.Execute(); err != nil {
 				t.Fatalf("thiqa sign: %v", err)
 			}
-			pdfsig, err := exec.LookPath("pdfsig")
-			if err != nil {
-				if os.Getenv("CI") == "true" {
-					t.Fatal("pdfsig not found")
-				}
-				t.Skip("pdfsig not installed")
-			}
+			pdfsig := testtool.Require(t, "pdfsig")
 			res, _ := exec.Command(pdfsig, "-nocert", out).CombinedOutput()
 			if !strings.Contains(string(res), "Signature is Valid") {
 				t.Fatalf("pdfsig:\n%s", res)

@@ -17,6 +17,8 @@ var hints = map[string]string{
 	"openssl":       "apt-get install openssl",
 	"pdfsig":        "apt-get install poppler-utils",
 	"pdftotext":     "apt-get install poppler-utils",
+	"pdftoppm":      "apt-get install poppler-utils",
+	"pdfinfo":       "apt-get install poppler-utils",
 	"qpdf":          "apt-get install qpdf",
 	"softhsm2-util": "apt-get install softhsm2",
 	"chromium":      "apt-get install chromium",

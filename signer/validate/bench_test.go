@@ -13,6 +13,7 @@ import (
 
 	pverify "github.com/digitorus/pdfsign/verify"
 	"github.com/thiqa/thiqa/internal/testpki"
+	"github.com/thiqa/thiqa/internal/testtool"
 	"github.com/thiqa/thiqa/signer"
 )
 
@@ -107,7 +108,7 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		})
 		b.Run("pdfsig/"+f.name, func(b *testing.B) {
-			pdfsig := tool(b, "pdfsig")
+			pdfsig := testtool.Require(b, "pdfsig")
 			b.SetBytes(int64(len(f.data)))
 			var child time.Duration
 			for i := 0; i < b.N; i++ {

@@ -2,7 +2,6 @@ package validate
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -34,23 +33,3 @@ func corpusFiles(t testing.TB, sub string) []string {
 	}
 	return out
 }
-
-// tool finds an external checker; it fails under CI=true when missing.
-func tool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if home, herr := os.UserHomeDir(); herr == nil {
-			if q := filepath.Join(home, "go", "bin", name); fileExists(q) {
-				return q
-			}
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: %v", name, err)
-		}
-		t.Skipf("%s not installed; install it to run this test", name)
-	}
-	return p
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

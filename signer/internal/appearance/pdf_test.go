@@ -15,6 +15,8 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/thiqa/thiqa/internal/testtool"
 )
 
 // pinnedTime is the signing time of all test stamps.
@@ -72,20 +74,6 @@ func writeTestPDF(t *testing.T, st *Stamp, w, h float64, path string) {
 	}
 }
 
-// needTool finds an external checker; without it the test fails under CI
-// and is skipped elsewhere.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: %v", name, err)
-		}
-		t.Skipf("%s not found (install poppler-utils and qpdf): %v", name, err)
-	}
-	return p
-}
-
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
@@ -125,10 +113,10 @@ func decodeQR(t *testing.T, path string) string {
 }
 
 func TestStampWithTools(t *testing.T) {
-	qpdf := needTool(t, "qpdf")
-	pdftotext := needTool(t, "pdftotext")
-	pdftoppm := needTool(t, "pdftoppm")
-	pdffonts := needTool(t, "pdffonts")
+	qpdf := testtool.Require(t, "qpdf")
+	pdftotext := testtool.Require(t, "pdftotext")
+	pdftoppm := testtool.Require(t, "pdftoppm")
+	pdffonts := testtool.Require(t, "pdffonts")
 	amman, err := time.LoadLocation("Asia/Amman")
 	if err != nil {
 		amman = time.FixedZone("+03", 3*3600)
